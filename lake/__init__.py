@@ -1,0 +1,36 @@
+"""execution-lake: finished NautilusTrader backtests as typed, validated runs in the execution store."""
+
+from lake.errors import ConflictError, DestinationError, LakeError, ValidationError
+from lake.run import Run
+from lake.writer import WriteReport, write_run, write_run_async
+
+__version__ = "0.1.0"
+
+# Imported on first use: nautilus_trader and the GCS client are optional.
+_LAZY = {
+    "from_nautilus": ("lake.nautilus", "from_nautilus"),
+    "GCSResultUploader": ("lake.uploader", "GCSResultUploader"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'lake' has no attribute {name!r}")
+
+
+__all__ = [
+    "Run",
+    "write_run",
+    "write_run_async",
+    "WriteReport",
+    "from_nautilus",
+    "GCSResultUploader",
+    "LakeError",
+    "ValidationError",
+    "ConflictError",
+    "DestinationError",
+]

@@ -1,0 +1,44 @@
+"""The `lake` command. Each feature registers its subcommands from its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lake.errors import LakeError
+
+# Modules exposing register(subparsers); each adds its own subcommands.
+COMMAND_MODULES = [
+    "lake.cli.core",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lake", description="Backtest runs in the execution store.")
+    parser.add_argument("--version", action="version", version=f"execution-lake {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _version() -> str:
+    from lake import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LakeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

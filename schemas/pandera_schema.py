@@ -1,0 +1,62 @@
+"""Derive the Pandera schema of a table from its contract.
+
+The polars backend is used: it validates Arrow data nearly zero-copy and runs
+checks vectorised; the pandas backend turns decimals into Python objects and is
+an order of magnitude slower on a million rows (see bench/write_run.py).
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pap
+import polars as pl
+
+from schemas.contract import DECIMAL_PRECISION, DECIMAL_SCALE, Kind, Table
+
+_POLARS_TYPES = {
+    Kind.STRING: pl.Utf8,
+    Kind.DECIMAL: pl.Decimal(DECIMAL_PRECISION, DECIMAL_SCALE),
+    Kind.TIMESTAMP: pl.Datetime("us", "UTC"),
+    Kind.INT64: pl.Int64,
+    Kind.FLOAT64: pl.Float64,
+    Kind.BOOL: pl.Boolean,
+}
+
+
+def _row_check(check) -> pap.Check:
+    def holds(data: pap.PolarsData) -> pl.LazyFrame:
+        # Nulls in optional columns mean "not applicable", so they pass.
+        return data.lazyframe.select(check.expr().fill_null(True))
+
+    return pap.Check(holds, name=check.name, error=check.description)
+
+
+def build_pandera_schema(table: Table) -> pap.DataFrameSchema:
+    columns = {}
+    for col in table.physical_columns:
+        checks = []
+        if col.positive:
+            checks.append(pap.Check.gt(0))
+        if col.non_negative:
+            checks.append(pap.Check.ge(0))
+        if col.domain is not None:
+            checks.append(pap.Check.isin(list(col.domain)))
+        columns[col.name] = pap.Column(
+            _POLARS_TYPES[col.kind],
+            nullable=col.nullable,
+            unique=col.unique,
+            checks=checks,
+            description=col.description,
+        )
+    frame_checks = [_row_check(c) for c in table.row_checks]
+    if table.exactly_one_row:
+        frame_checks.append(
+            pap.Check(lambda data: data.lazyframe.select(pl.len() == 1), name="exactly_one_row")
+        )
+    return pap.DataFrameSchema(
+        columns,
+        checks=frame_checks,
+        unique=list(table.unique_together) or None,
+        strict=True,
+        ordered=True,
+        name=table.name,
+    )
