@@ -4,7 +4,7 @@ from lake.errors import ConflictError, DestinationError, LakeError, ValidationEr
 from lake.run import Run
 from lake.writer import WriteReport, write_run, write_run_async
 
-__version__ = "0.1.0"
+from lake.version import __version__
 
 # Imported on first use: nautilus_trader and the GCS client are optional.
 _LAZY = {

@@ -1,0 +1,87 @@
+"""Check a run's tables against the contract: conform, Pandera, then cross-table references.
+
+All problems of all tables are collected into one ValidationError, so a caller
+fixes everything in one pass.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pandera.errors
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lake.conform import MAX_EXAMPLES, conform
+from lake.errors import Failure, ValidationError
+from lake.run import Run
+from schemas import RUN_TABLES, Table
+
+
+def pandera_failures(table: Table, data: pa.Table) -> list[Failure]:
+    """Failures of the table's Pandera schema (polars backend) on contract-shaped data."""
+    try:
+        table.pandera_schema.validate(pl.from_arrow(data), lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        return _from_failure_cases(table, exc.failure_cases)
+    except pandera.errors.SchemaError as exc:  # raised eagerly for some schema-level problems
+        return [Failure(table.name, getattr(exc, "column_name", None), "schema", str(exc))]
+    return []
+
+
+def _from_failure_cases(table: Table, cases: pl.DataFrame) -> list[Failure]:
+    failures = []
+    for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
+        rows = [(idx, _plain(value)) for idx, value in group.select("index", "failure_case").head(MAX_EXAMPLES).iter_rows()]
+        column = None if column in (None, table.name) else column
+        failures.append(Failure(table.name, column, str(check), "", rows, group.height))
+    return failures
+
+
+def _plain(value):
+    return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
+
+
+def check_table(table: Table, data) -> tuple[pa.Table | None, list[Failure]]:
+    failures: list[Failure] = []
+    conformed = conform(table, data, failures)
+    if conformed is not None:
+        failures += pandera_failures(table, conformed)
+    return conformed, failures
+
+
+def reference_failures(tables: dict[str, pa.Table]) -> list[Failure]:
+    """Fills must reference orders and positions of the same run."""
+    checks = [
+        ("fills", "client_order_id", "orders", "client_order_id"),
+        ("fills", "position_id", "positions", "position_id"),
+    ]
+    failures = []
+    for child, column, parent, parent_column in checks:
+        if child not in tables or parent not in tables:
+            continue
+        values = tables[child].column(column)
+        missing = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=tables[parent].column(parent_column))))
+        missing = pc.fill_null(missing, False)
+        n = pc.sum(missing.cast(pa.int64())).as_py() or 0
+        if n:
+            idx = pc.indices_nonzero(missing)[:MAX_EXAMPLES].to_pylist()
+            rows = [(i, values[i].as_py()) for i in idx]
+            failures.append(Failure(child, column, f"references_{parent}", f"not found in {parent}.{parent_column}", rows, n))
+    return failures
+
+
+def validate_run(run: Run) -> dict[str, pa.Table]:
+    """The run's four tables as contract Arrow tables; ValidationError listing every problem otherwise."""
+    inputs = run.tables()
+    # Tables are independent; Arrow and polars release the GIL, so two threads overlap.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(inputs, pool.map(lambda name: check_table(RUN_TABLES[name], inputs[name]), inputs)))
+    failures = [f for _, fs in results.values() for f in fs]
+    tables = {name: t for name, (t, _) in results.items() if t is not None}
+    if len(tables) == len(inputs):
+        failures += reference_failures(tables)
+    if failures:
+        raise ValidationError(run.run_id, failures)
+    return tables
