@@ -69,7 +69,7 @@ def synthetic_run(
     inst_idx_pos = np.arange(n_positions) % len(instruments)
     order_inst = np.concatenate([inst_idx_pos[order_pos], rng.integers(0, len(instruments), n_orders - n_filled)])
     base = np.array([_BASE_PRICE_CENTS.get(i, 10_000) for i in instruments], dtype=np.int64)
-    price_cents = base[order_inst] + rng.integers(-base[order_inst] // 50, base[order_inst] // 50 + 1)
+    price_cents = base[order_inst] + rng.integers(-base[order_inst] // 20, base[order_inst] // 20 + 1)
     is_limit = rng.random(n_orders) < 0.5
     order_ts = START.timestamp() * SCALE + np.arange(n_orders, dtype=np.int64) * 1_000_000_000 + rng.integers(0, 1000, n_orders)
     order_ts = order_ts.astype(np.int64)
@@ -78,7 +78,7 @@ def synthetic_run(
     fill_order = (np.arange(n_fills) * n_filled // max(n_fills, 1)).astype(np.int64)
     qty_milli = rng.integers(1, 1000, n_fills)  # quantities of 0.001 .. 0.999
     fill_px_cents = price_cents[fill_order]
-    commission_units = qty_milli * fill_px_cents * 4  # 4 bps of notional, exact in 1e-9 units
+    commission_units = qty_milli * fill_px_cents  # 1 bp of notional, exact in 1e-9 units
     seq_in_order = np.arange(n_fills) - np.searchsorted(fill_order, fill_order)
     fill_ts = order_ts[fill_order] + 1_234_567 + seq_in_order * 1_000 + rng.integers(0, 1000, n_fills)
     filled_milli = np.bincount(fill_order, weights=qty_milli, minlength=n_orders).astype(np.int64)
