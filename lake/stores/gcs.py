@@ -1,0 +1,443 @@
+"""A GCS bucket as a store: create-only uploads, crc32c-checked, bounded retries.
+
+Every object is created with the precondition `if_generation_match=0`, so a
+retried or repeated upload can never replace an object: it gets 412, and the
+store then compares size and crc32c from the object's metadata (no download)
+to tell "already there, same bytes" (kept) from a conflict. Bytes that go to
+several keys are uploaded once and copied server-side (rewrite), also with
+`if_generation_match=0`.
+
+Large objects (over the client's 8 MiB multipart limit) go up as resumable
+uploads, and server-side copies of any size: for both, the store reads the
+destination's metadata first. On GCS this only saves re-sending bytes on a
+resume (the precondition still guards the race); fake-gcs-server does not
+enforce the precondition on resumable uploads or copies, so there the check is
+what keeps an existing object from being replaced (see README, "Writing to GCS").
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import re
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import google_crc32c
+
+from lake.errors import DestinationError, StoreError
+from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
+
+DEFAULT_BUCKET = "execution-store-cefi-central-element-323112"
+ALTERNATIVE_BUCKET = "results-central-element-3-backtest-cefi"
+MARKET_DATA_BUCKET = "market-data-tick-cefi-central-element-323112"
+BUCKET_ENV = "EXECUTION_STORE_GCS_BUCKET"
+DEADLINE_ENV = "EXECUTION_STORE_GCS_DEADLINE"  # seconds of retries per operation
+CONCURRENCY_ENV = "EXECUTION_STORE_GCS_CONCURRENCY"
+
+DEFAULT_DEADLINE = 120.0
+DEFAULT_CONCURRENCY = 8  # below requests' default pool of 10 connections per host
+DEFAULT_REQUEST_TIMEOUT = (10.0, 120.0)  # (connect, read) seconds of one HTTP request
+MULTIPART_LIMIT = 8 * 1024 * 1024  # google-cloud-storage switches to resumable uploads above this
+
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+_RETRYABLE_STATUS = {
+    http.client.REQUEST_TIMEOUT,
+    http.client.TOO_MANY_REQUESTS,
+    http.client.INTERNAL_SERVER_ERROR,
+    http.client.BAD_GATEWAY,
+    http.client.SERVICE_UNAVAILABLE,
+    http.client.GATEWAY_TIMEOUT,
+}
+
+
+def default_bucket() -> str:
+    """The results bucket: env EXECUTION_STORE_GCS_BUCKET, else the execution store."""
+    return os.environ.get(BUCKET_ENV) or DEFAULT_BUCKET
+
+
+def check_results_bucket(bucket: object) -> str:
+    """Return bucket if results may be written there; DestinationError otherwise."""
+    if not isinstance(bucket, str) or not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        raise DestinationError(f"invalid GCS bucket name {bucket!r}")
+    if bucket.startswith("market-data-"):
+        raise DestinationError(
+            f"refusing to write backtest results to gs://{bucket}: market-data-* buckets hold the backtest input. "
+            f"Results go to gs://{DEFAULT_BUCKET} (env {BUCKET_ENV}), "
+            f"or the alternative results bucket gs://{ALTERNATIVE_BUCKET}"
+        )
+    return bucket
+
+
+def parse_gcs_url(url: str) -> tuple[str, str]:
+    """('bucket', 'prefix') of gs://bucket[/prefix]; the prefix has no slashes at either end."""
+    if not isinstance(url, str) or not url.startswith("gs://"):
+        raise DestinationError(f"not a GCS URL: {url!r} (expected gs://bucket[/prefix])")
+    bucket, _, prefix = url[len("gs://") :].partition("/")
+    return check_results_bucket(bucket), _check_path(prefix.strip("/"), what="prefix", allow_empty=True)
+
+
+def _check_path(path: str, *, what: str, allow_empty: bool = False) -> str:
+    if path == "" and allow_empty:
+        return path
+    parts = path.split("/")
+    if (
+        not path
+        or path.startswith("/")
+        or any(p in ("", ".", "..") for p in parts)
+        or any(c in path for c in "\r\n\x00#[]*?")
+    ):
+        raise DestinationError(f"unsafe {what} {path!r}")
+    return path
+
+
+def crc32c_b64(data: bytes) -> str:
+    """The crc32c of data as GCS reports it: base64 of the big-endian 4 bytes."""
+    return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode("ascii")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """The explicit set of errors worth retrying: network failures, 408, 429 and 5xx."""
+    import requests
+    import urllib3
+    from google.api_core import exceptions as api
+    from google.auth import exceptions as auth
+    from google.cloud.storage.exceptions import InvalidResponse
+
+    if isinstance(
+        exc,
+        (
+            ConnectionError,  # includes ConnectionRefused/Reset while the service restarts
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            http.client.HTTPException,  # BadStatusLine, IncompleteRead, ...
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.TimeoutError,
+            urllib3.exceptions.PoolError,
+        ),
+    ):
+        return True
+    if isinstance(exc, api.GoogleAPICallError):
+        return exc.code in _RETRYABLE_STATUS
+    if isinstance(exc, InvalidResponse):
+        return exc.response.status_code in _RETRYABLE_STATUS
+    if isinstance(exc, auth.TransportError):  # token refresh over a broken network
+        return bool(exc.args) and isinstance(exc.args[0], BaseException) and is_retryable(exc.args[0])
+    return False
+
+
+@dataclass(frozen=True)
+class ObjectStat:
+    """What the store compares without downloading: size, crc32c, generation."""
+
+    size: int
+    crc32c: str
+    generation: int
+    content_type: str | None = None
+
+
+class GCSStore:
+    """Objects under gs://bucket[/prefix]; keys are '/'-separated paths below it."""
+
+    def __init__(
+        self,
+        bucket: str | None = None,
+        prefix: str = "",
+        *,
+        client=None,
+        project: str | None = None,
+        max_concurrency: int | None = None,
+        deadline: float | None = None,
+        request_timeout: float | tuple[float, float] = DEFAULT_REQUEST_TIMEOUT,
+    ):
+        self.bucket_name = check_results_bucket(bucket if bucket is not None else default_bucket())
+        self.prefix = _check_path(prefix.strip("/"), what="prefix", allow_empty=True)
+        self.url = f"gs://{self.bucket_name}" + (f"/{self.prefix}" if self.prefix else "")
+        self.max_concurrency = int(max_concurrency or os.environ.get(CONCURRENCY_ENV) or DEFAULT_CONCURRENCY)
+        self.deadline = float(deadline if deadline is not None else os.environ.get(DEADLINE_ENV) or DEFAULT_DEADLINE)
+        if self.max_concurrency < 1 or self.deadline <= 0:
+            raise DestinationError("max_concurrency must be >= 1 and deadline > 0")
+        self.request_timeout = request_timeout
+        self._project = project
+        self._client = client
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, **options) -> "GCSStore":
+        bucket, prefix = parse_gcs_url(url)
+        return cls(bucket, prefix, **options)
+
+    def __repr__(self) -> str:
+        return f"GCSStore({self.url!r})"
+
+    # -- client --------------------------------------------------------------------------
+
+    @property
+    def client(self):
+        """google-cloud-storage client, created on first use (ADC, or STORAGE_EMULATOR_HOST)."""
+        with self._lock:
+            if self._client is None:
+                from google.auth.exceptions import DefaultCredentialsError
+                from google.cloud import storage
+
+                try:
+                    self._client = storage.Client(project=self._project)
+                except DefaultCredentialsError as exc:
+                    raise DestinationError(
+                        f"no Google credentials for {self.url}: set up Application Default Credentials "
+                        "(gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS), "
+                        "or set STORAGE_EMULATOR_HOST for an emulator"
+                    ) from exc
+            return self._client
+
+    @property
+    def _bucket(self):
+        return self.client.bucket(self.bucket_name)
+
+    def _name(self, key: str) -> str:
+        key = _check_path(key, what="key")
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _retry(self, deadline_at: float):
+        from google.api_core.retry import Retry
+
+        remaining = deadline_at - time.monotonic()
+        if remaining <= 0:
+            raise StoreError(f"{self.url}: gave up after the {self.deadline:g}s retry deadline")
+        return Retry(predicate=is_retryable, initial=0.25, maximum=8.0, multiplier=2.0, timeout=remaining)
+
+    @contextmanager
+    def _errors(self, op: str, name: str):
+        """Turn storage-client failures into LakeErrors that name the object and the cause."""
+        from google.api_core import exceptions as api
+
+        where = f"gs://{self.bucket_name}/{name}"
+        try:
+            yield
+        except (ObjectExistsError, ObjectNotFoundError, DestinationError, StoreError):
+            raise
+        except api.RetryError as exc:
+            cause = exc.cause or exc
+            raise StoreError(
+                f"{op} {where} failed: gave up after the {self.deadline:g}s retry deadline "
+                f"(last error: {_short(cause)})"
+            ) from exc
+        except (api.Forbidden, api.Unauthorized) as exc:
+            raise DestinationError(f"{op} {where}: permission denied ({_short(exc)})") from exc
+        except api.NotFound as exc:
+            raise DestinationError(
+                f"{op} {where}: not found; does the bucket gs://{self.bucket_name} exist? ({_short(exc)})"
+            ) from exc
+        except Exception as exc:
+            if _is_google_or_network_error(exc):
+                raise StoreError(f"{op} {where} failed: {_short(exc)}") from exc
+            raise
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def stat(self, key: str) -> ObjectStat | None:
+        """Size, crc32c and generation of key, or None if absent (metadata only)."""
+        name = self._name(key)
+        with self._errors("stat", name):
+            return self._stat(name, time.monotonic() + self.deadline)
+
+    def _stat(self, name: str, deadline_at: float) -> ObjectStat | None:
+        blob = self._bucket.get_blob(name, retry=self._retry(deadline_at), timeout=self.request_timeout)
+        if blob is None:
+            return None
+        return ObjectStat(int(blob.size), blob.crc32c, int(blob.generation), blob.content_type)
+
+    def get(self, key: str) -> bytes:
+        from google.api_core import exceptions as api
+
+        name = self._name(key)
+        with self._errors("read", name):
+            try:
+                return self._bucket.blob(name).download_as_bytes(
+                    checksum="crc32c",
+                    retry=self._retry(time.monotonic() + self.deadline),
+                    timeout=self.request_timeout,
+                )
+            except api.NotFound:
+                raise ObjectNotFoundError(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self.stat(key) is not None
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Every key under prefix (a key prefix, e.g. 'lake/runs/'), in lexicographic order."""
+        if prefix:
+            _check_path(prefix.rstrip("/"), what="prefix")
+        root = f"{self.prefix}/" if self.prefix else ""
+        with self._errors("list", root + prefix):
+            blobs = self.client.list_blobs(
+                self.bucket_name,
+                prefix=root + prefix,
+                retry=self._retry(time.monotonic() + self.deadline),
+                timeout=self.request_timeout,
+            )
+            names = [b.name for b in blobs]  # fetched whole so errors surface here, mapped
+        for name in names:
+            if not name.endswith("/"):  # folder placeholders some tools create
+                yield name[len(root) :]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        from google.api_core import exceptions as api
+
+        name = self._name(key)
+        with self._errors("delete", name):
+            try:
+                self._bucket.blob(name).delete(
+                    retry=self._retry(time.monotonic() + self.deadline), timeout=self.request_timeout
+                )
+            except api.NotFound:
+                pass
+
+    def put(self, keys: Sequence[str], data: bytes, content_type: str, *, overwrite: bool = False) -> list[PutOutcome]:
+        """Create every key with data: one upload, then server-side copies; create-only.
+
+        Returns one PutOutcome per key. A key holding the same bytes (size and
+        crc32c) is kept; different bytes raise ObjectExistsError unless
+        overwrite=True. All of it within the retry deadline.
+        """
+        if isinstance(keys, str):
+            raise TypeError("keys must be a sequence of keys, not a string")
+        names = [self._name(k) for k in keys]  # every key checked before anything is sent
+        if not names:
+            return []
+        data = bytes(data)
+        want = (len(data), crc32c_b64(data))
+        deadline_at = time.monotonic() + self.deadline
+
+        with self._errors("upload", names[0]):
+            outcome, generation = self._put_first(keys[0], names[0], data, want, content_type, overwrite, deadline_at)
+        outcomes = [outcome]
+        for key, name in zip(keys[1:], names[1:]):
+            with self._errors("copy to", name):
+                outcomes.append(self._put_copy(key, name, names[0], generation, want, overwrite, deadline_at))
+        return outcomes
+
+    def _put_first(self, key, name, data, want, content_type, overwrite, deadline_at) -> tuple[PutOutcome, int]:
+        from google.api_core import exceptions as api
+
+        for _ in range(3):  # a second round only if the object changes under us
+            if len(data) > MULTIPART_LIMIT:
+                # Resumable upload: look first (see the module docstring).
+                existing = self._stat(name, deadline_at)
+                if existing is not None:
+                    kept = self._existing(key, existing, want, overwrite)
+                    if kept is not None:
+                        return kept, existing.generation
+                    return PutOutcome.REPLACED, self._upload(name, data, want, content_type, existing.generation, deadline_at)
+            try:
+                return PutOutcome.CREATED, self._upload(name, data, want, content_type, 0, deadline_at)
+            except api.PreconditionFailed:
+                existing = self._stat(name, deadline_at)
+                if existing is None:
+                    continue  # deleted meanwhile: try to create again
+                kept = self._existing(key, existing, want, overwrite)
+                if kept is not None:
+                    return kept, existing.generation
+                try:
+                    return PutOutcome.REPLACED, self._upload(
+                        name, data, want, content_type, existing.generation, deadline_at
+                    )
+                except api.PreconditionFailed:
+                    continue
+        raise StoreError(f"gs://{self.bucket_name}/{name} kept changing while it was written; is another writer active?")
+
+    def _put_copy(self, key, name, source_name, source_generation, want, overwrite, deadline_at) -> PutOutcome:
+        from google.api_core import exceptions as api
+
+        for _ in range(3):
+            # Look first: the emulator does not enforce preconditions on copies; on GCS this
+            # saves a copy on resume, and the precondition below still guards the race.
+            existing = self._stat(name, deadline_at)
+            if existing is not None:
+                kept = self._existing(key, existing, want, overwrite)
+                if kept is not None:
+                    return kept
+            try:
+                self._copy(name, source_name, source_generation, want, existing.generation if existing else 0, deadline_at)
+                return PutOutcome.REPLACED if existing is not None else PutOutcome.CREATED
+            except api.PreconditionFailed:
+                continue
+        raise StoreError(f"gs://{self.bucket_name}/{name} kept changing while it was written; is another writer active?")
+
+    @staticmethod
+    def _existing(key: str, existing: ObjectStat, want: tuple[int, str], overwrite: bool) -> PutOutcome | None:
+        """IDENTICAL if existing holds the wanted bytes; None if it may be replaced; else raise."""
+        if (existing.size, existing.crc32c) == want:
+            return PutOutcome.IDENTICAL
+        if not overwrite:
+            raise ObjectExistsError(key)
+        return None
+
+    def _upload(self, name, data, want, content_type, if_generation_match, deadline_at) -> int:
+        blob = self._bucket.blob(name)
+        blob.upload_from_string(
+            data,
+            content_type=content_type,
+            if_generation_match=if_generation_match,
+            checksum="crc32c",  # sent with the upload and checked against the server's value
+            retry=self._retry(deadline_at),
+            timeout=self.request_timeout,
+        )
+        self._check_written(blob, want)
+        return int(blob.generation)
+
+    def _copy(self, name, source_name, source_generation, want, if_generation_match, deadline_at) -> int:
+        bucket = self._bucket
+        source = bucket.blob(source_name, generation=source_generation)  # exactly the bytes just put
+        dest = bucket.blob(name)
+        token = None
+        while True:
+            token, _, _ = dest.rewrite(
+                source,
+                token=token,
+                if_generation_match=if_generation_match,
+                retry=self._retry(deadline_at),
+                timeout=self.request_timeout,
+            )
+            if token is None:
+                break
+        self._check_written(dest, want)
+        return int(dest.generation)
+
+    def _check_written(self, blob, want: tuple[int, str]) -> None:
+        """The object the service stored must have our size and crc32c; else remove it and fail."""
+        got = (int(blob.size or 0), blob.crc32c)
+        if got != want:
+            try:
+                blob.delete(if_generation_match=blob.generation, timeout=self.request_timeout)
+            except Exception:
+                pass  # the error below is what matters; the object is then left for the rerun to report
+            raise StoreError(
+                f"gs://{self.bucket_name}/{blob.name}: stored object has size/crc32c {got}, expected {want}"
+            )
+
+
+def _is_google_or_network_error(exc: BaseException) -> bool:
+    from google.api_core import exceptions as api
+    from google.auth import exceptions as auth
+    from google.cloud.storage import exceptions as storage_exc
+
+    import requests
+
+    return isinstance(
+        exc,
+        (api.GoogleAPIError, auth.GoogleAuthError, storage_exc.InvalidResponse, storage_exc.DataCorruption,
+         requests.RequestException, ConnectionError),
+    ) or is_retryable(exc)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
