@@ -1,0 +1,668 @@
+"""NautilusTrader -> Run: read a finished engine's cache straight into contract Arrow tables.
+
+The only library module that imports nautilus_trader (lake/__init__ imports it
+lazily, so writing runs works without it). It reads the cache directly instead
+of calling the `generate_*_report()` methods: those build one dict per row and
+format money as strings such as '525.00 USD' (bench/extract.py measures the
+difference).
+
+Exactness: prices, quantities and money are fixed-point values in Nautilus;
+their raw integers are rescaled to decimal128(38, 9) without any float, and a
+value that needs more than 9 decimals raises. Average prices (orders.avg_px,
+positions.avg_px_open/avg_px_close) are binary floats inside Nautilus itself;
+they are written as the float's shortest decimal form rounded half-even to 9
+decimals. Only attributes that also exist in nautilus_trader 1.231 are read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import uuid
+from collections import defaultdict
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pyarrow as pa
+
+import nautilus_trader
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig
+from nautilus_trader.model import enums as _enums
+from nautilus_trader.model.data import Bar, BarType, QuoteTick
+from nautilus_trader.model.events import AccountState, OrderFilled
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import FIXED_PRECISION
+
+from lake.errors import LakeError
+from lake.run import Run, check_run_id
+from schemas import TABLES
+
+SCALE = 9
+_UNIT = Decimal(1).scaleb(-SCALE)
+_MAX_UNITS = 10**38 - 1
+_DECIMAL = pa.decimal128(38, SCALE)
+_TS = pa.timestamp("us", tz="UTC")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class ExtractionError(LakeError, ValueError):
+    """A NautilusTrader value that cannot be stored exactly (e.g. more than 9 decimals)."""
+
+
+# ---------------------------------------------------------------- exact numbers
+
+
+def _raw_divisor() -> int:
+    if FIXED_PRECISION < SCALE:
+        raise ExtractionError(f"nautilus_trader fixed precision {FIXED_PRECISION} is below {SCALE}")
+    return 10 ** (FIXED_PRECISION - SCALE)
+
+
+_RAW_DIVISOR = _raw_divisor()
+
+
+def raw_to_units(raw: int, where: str = "value") -> int:
+    """A Nautilus fixed-point raw integer (FIXED_PRECISION decimals) as an integer of 1e-9 units."""
+    units, rest = divmod(raw, _RAW_DIVISOR)
+    if rest:
+        value = Decimal(raw).scaleb(-FIXED_PRECISION).normalize()
+        raise ExtractionError(f"{where}: {value} needs more than {SCALE} decimals; it cannot be stored exactly")
+    return units
+
+
+def float_to_units(value: float, where: str = "value") -> int:
+    """A Nautilus float (average prices) as 1e-9 units: its shortest repr, rounded half-even."""
+    if not math.isfinite(value):
+        raise ExtractionError(f"{where}: {value!r} is not a finite number")
+    return int(Decimal(repr(value)).quantize(_UNIT, rounding=ROUND_HALF_EVEN).scaleb(SCALE))
+
+
+def decimal_to_units(value: Decimal, where: str = "value") -> int:
+    units = value.scaleb(SCALE)
+    if units != units.to_integral_value():
+        raise ExtractionError(f"{where}: {value} needs more than {SCALE} decimals; it cannot be stored exactly")
+    return int(units)
+
+
+def units_array(units: list[int | None]) -> pa.Array:
+    """decimal128(38, 9) from integer 1e-9 units (None = null), built without Decimal objects."""
+    n = len(units)
+    mask = None
+    if any(u is None for u in units):
+        mask = np.array([u is None for u in units])
+        units = [0 if u is None else u for u in units]
+    try:
+        low = np.array(units, dtype=np.int64)
+    except OverflowError:
+        if any(abs(u) > _MAX_UNITS for u in units):
+            raise ExtractionError("a value exceeds decimal128(38, 9)") from None
+        data = b"".join(u.to_bytes(16, "little", signed=True) for u in units)
+    else:
+        # decimal128 is a little-endian 128-bit two's complement integer: low word, sign-extended high word.
+        words = np.empty((n, 2), dtype=np.int64)
+        words[:, 0] = low
+        words[:, 1] = low >> 63
+        data = words.tobytes()
+    validity = None
+    null_count = 0
+    if mask is not None:
+        null_count = int(mask.sum())
+        validity = pa.py_buffer(np.packbits(~mask, bitorder="little").tobytes())
+    return pa.Array.from_buffers(_DECIMAL, n, [validity, pa.py_buffer(data)], null_count=null_count)
+
+
+def ns_arrays(ns: list[int | None]) -> tuple[pa.Array, pa.Array]:
+    """(timestamp[us, UTC], int64 exact ns) from UNIX nanoseconds; None = null."""
+    exact = pa.array(ns, type=pa.int64())
+    micros = pa.array([None if v is None else v // 1000 for v in ns], type=pa.int64())
+    return micros.cast(_TS), exact
+
+
+def ns_to_datetime(ns: int | None) -> dt.datetime | None:
+    if ns is None:
+        return None
+    return _EPOCH + dt.timedelta(microseconds=int(ns) // 1000)
+
+
+def _iso(ns: int | None) -> str | None:
+    value = ns_to_datetime(ns)
+    return value.isoformat() if value is not None else None
+
+
+def _finite(value: Any) -> Any:
+    """NaN and inf become None, at any depth; numpy scalars become Python values."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _EnumNames:
+    """int enum value -> NautilusTrader's member name, via its *_to_str function, cached."""
+
+    def __init__(self, to_str):
+        self._to_str = to_str
+        self._cache: dict[Any, str] = {}
+
+    def __call__(self, value) -> str:
+        name = self._cache.get(value)
+        if name is None:
+            name = value.name if hasattr(value, "name") and not isinstance(value, int) else self._to_str(int(value))
+            self._cache[value] = name
+        return name
+
+
+_side = _EnumNames(_enums.order_side_to_str)
+_order_type = _EnumNames(_enums.order_type_to_str)
+_status = _EnumNames(_enums.order_status_to_str)
+_tif = _EnumNames(_enums.time_in_force_to_str)
+_liquidity = _EnumNames(_enums.liquidity_side_to_str)
+_position_side = _EnumNames(_enums.position_side_to_str)
+_account_type = _EnumNames(_enums.account_type_to_str)
+
+
+def _str(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _fixed(value) -> int | None:
+    """Raw integer of a Price/Quantity/Money, or None."""
+    return None if value is None else value.raw
+
+
+def _units(raws: list[int | None], table: str, column: str, ids: list) -> pa.Array:
+    out: list[int | None] = []
+    for i, raw in enumerate(raws):
+        out.append(None if raw is None else raw_to_units(raw, f"{table}.{column} row {i} ({ids[i]})"))
+    return units_array(out)
+
+
+def _check(table: str, columns: dict[str, pa.Array]) -> pa.Table:
+    schema = TABLES[table].arrow_schema
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def orders_table(orders: Iterable) -> pa.Table:
+    """One row per order, in its last state."""
+    cols: dict[str, list] = defaultdict(list)
+    for o in orders:
+        cols["client_order_id"].append(o.client_order_id.value)
+        cols["venue_order_id"].append(_str(o.venue_order_id))
+        cols["strategy_id"].append(o.strategy_id.value)
+        cols["instrument_id"].append(str(o.instrument_id))
+        cols["order_side"].append(_side(o.side))
+        cols["order_type"].append(_order_type(o.order_type))
+        cols["quantity"].append(o.quantity.raw)
+        filled = o.filled_qty
+        cols["filled_qty"].append(filled.raw)
+        price = getattr(o, "price", None) if o.has_price else None
+        cols["price"].append(_fixed(price))
+        trigger = getattr(o, "trigger_price", None) if o.has_trigger_price else None
+        cols["trigger_price"].append(_fixed(trigger))
+        cols["avg_px"].append(float_to_units(o.avg_px, f"orders.avg_px ({o.client_order_id})") if filled.raw > 0 else None)
+        cols["status"].append(_status(o.status))
+        cols["time_in_force"].append(_tif(o.time_in_force))
+        cols["ts_init"].append(o.ts_init)
+        cols["ts_last"].append(o.ts_last or o.ts_init)
+    ids = cols["client_order_id"]
+    out: dict[str, pa.Array] = {
+        name: pa.array(cols[name], pa.string())
+        for name in ("client_order_id", "venue_order_id", "strategy_id", "instrument_id", "order_side",
+                     "order_type", "status", "time_in_force")
+    }
+    for name in ("quantity", "filled_qty", "price", "trigger_price"):
+        out[name] = _units(cols[name], "orders", name, ids)
+    out["avg_px"] = units_array(cols["avg_px"])
+    for name in ("ts_init", "ts_last"):
+        out[name], out[f"{name}_ns"] = ns_arrays(cols[name])
+    return _check("orders", out)
+
+
+def fills_table(orders: Iterable) -> pa.Table:
+    """One row per OrderFilled event of the orders."""
+    cols: dict[str, list] = defaultdict(list)
+    for o in orders:
+        for e in o.events:
+            if not isinstance(e, OrderFilled):
+                continue
+            cols["trade_id"].append(e.trade_id.value)
+            cols["client_order_id"].append(e.client_order_id.value)
+            cols["venue_order_id"].append(e.venue_order_id.value)
+            cols["position_id"].append(_str(e.position_id))
+            cols["strategy_id"].append(e.strategy_id.value)
+            cols["instrument_id"].append(str(e.instrument_id))
+            cols["order_side"].append(_side(e.order_side))
+            cols["last_qty"].append(e.last_qty.raw)
+            cols["last_px"].append(e.last_px.raw)
+            commission = e.commission
+            cols["commission"].append(commission.raw)
+            cols["commission_currency"].append(commission.currency.code)
+            cols["liquidity_side"].append(_liquidity(e.liquidity_side))
+            cols["ts_event"].append(e.ts_event)
+    ids = cols["trade_id"]
+    out: dict[str, pa.Array] = {
+        name: pa.array(cols[name], pa.string())
+        for name in ("trade_id", "client_order_id", "venue_order_id", "position_id", "strategy_id",
+                     "instrument_id", "order_side", "commission_currency", "liquidity_side")
+    }
+    for name in ("last_qty", "last_px", "commission"):
+        out[name] = _units(cols[name], "fills", name, ids)
+    out["ts_event"], out["ts_event_ns"] = ns_arrays(cols["ts_event"])
+    return _check("fills", out)
+
+
+def positions_table(positions: Iterable, snapshots: Iterable = ()) -> pa.Table:
+    """Positions, then snapshots of closed NETTING legs (is_snapshot=True, id '<position_id>-<uuid>')."""
+    cols: dict[str, list] = defaultdict(list)
+    for is_snapshot, group in ((False, positions), (True, snapshots)):
+        for p in group:
+            pid = p.id.value
+            cols["position_id"].append(pid)
+            cols["strategy_id"].append(p.strategy_id.value)
+            cols["instrument_id"].append(str(p.instrument_id))
+            cols["opening_order_id"].append(p.opening_order_id.value)
+            cols["closing_order_id"].append(_str(p.closing_order_id))
+            cols["entry"].append(_side(p.entry))
+            cols["side"].append(_position_side(p.side))
+            cols["quantity"].append(p.quantity.raw)
+            cols["peak_qty"].append(p.peak_qty.raw)
+            cols["avg_px_open"].append(float_to_units(p.avg_px_open, f"positions.avg_px_open ({pid})"))
+            close = p.avg_px_close
+            cols["avg_px_close"].append(float_to_units(close, f"positions.avg_px_close ({pid})") if close else None)
+            pnl = p.realized_pnl
+            currency = pnl.currency if pnl is not None else p.settlement_currency
+            cols["realized_pnl"].append(pnl.raw if pnl is not None else 0)
+            cols["currency"].append(currency.code)
+            cols["ts_opened"].append(p.ts_opened)
+            cols["ts_closed"].append(p.ts_closed if p.is_closed and p.ts_closed else None)
+            cols["is_snapshot"].append(is_snapshot)
+    ids = cols["position_id"]
+    out: dict[str, pa.Array] = {
+        name: pa.array(cols[name], pa.string())
+        for name in ("position_id", "strategy_id", "instrument_id", "opening_order_id", "closing_order_id",
+                     "entry", "side", "currency")
+    }
+    for name in ("quantity", "peak_qty", "realized_pnl"):
+        out[name] = _units(cols[name], "positions", name, ids)
+    out["avg_px_open"] = units_array(cols["avg_px_open"])
+    out["avg_px_close"] = units_array(cols["avg_px_close"])
+    for name in ("ts_opened", "ts_closed"):
+        out[name], out[f"{name}_ns"] = ns_arrays(cols[name])
+    out["is_snapshot"] = pa.array(cols["is_snapshot"], pa.bool_())
+    return _check("positions", out)
+
+
+def equity_table(samples: dict[tuple[int, str], tuple[int, int]]) -> pa.Table:
+    """Equity rows from {(ts_us, currency): (balance_units, unrealized_units)}, sorted by ts then currency."""
+    keys = sorted(samples)
+    balance = [samples[k][0] for k in keys]
+    unrealized = [samples[k][1] for k in keys]
+    out = {
+        "ts": pa.array([k[0] for k in keys], pa.int64()).cast(_TS),
+        "currency": pa.array([k[1] for k in keys], pa.string()),
+        "balance": units_array(balance),
+        "unrealized_pnl": units_array(unrealized),
+        "equity": units_array([b + u for b, u in zip(balance, unrealized)]),
+    }
+    return _check("equity_curve", out)
+
+
+def account_state_samples(accounts: Iterable) -> dict[tuple[int, str], tuple[int, int]]:
+    """Realized-only equity from account states: balance per currency, no unrealized PnL.
+
+    Balances of several accounts in one currency are added up; the last state at a
+    given microsecond wins.
+    """
+    per_account: dict[tuple[int, str], dict[str, int]] = {}
+    for account in accounts:
+        key = account.id.value
+        for state in account.events:
+            ts = state.ts_event // 1000
+            for balance in state.balances:
+                per_account.setdefault((ts, balance.currency.code), {})[key] = raw_to_units(
+                    balance.total.raw, f"account {key} balance"
+                )
+    # Carry each account's last balance forward so sums stay complete when accounts update at different times.
+    samples: dict[tuple[int, str], tuple[int, int]] = {}
+    last: dict[str, dict[str, int]] = defaultdict(dict)
+    for ts, currency in sorted(per_account):
+        last[currency].update(per_account[(ts, currency)])
+        samples[(ts, currency)] = (sum(last[currency].values()), 0)
+    return samples
+
+
+# ---------------------------------------------------------------- equity recorder
+
+
+class EquityRecorderConfig(ActorConfig, frozen=True):
+    """bar_types / quote_instrument_ids: the prices that mark open positions and trigger samples.
+    interval_secs: at most one price-triggered sample per interval (0 = at every bar or quote);
+    account state changes are always sampled.
+    """
+
+    bar_types: tuple[str, ...] = ()
+    quote_instrument_ids: tuple[str, ...] = ()
+    interval_secs: float = 0.0
+
+
+class EquityRecorder(Actor):
+    """Samples balance, unrealized PnL and equity per currency at every bar (or interval) and account change.
+
+    Several accounts in one currency are added up. A CASH account's holdings of a
+    base asset (e.g. BTC bought with USDT) are valued in the quote currency at the
+    last price, so its equity is one figure in the quote currency; unrealized PnL
+    comes from the open positions, and balance = equity - unrealized PnL.
+    """
+
+    def __init__(self, config: EquityRecorderConfig | None = None) -> None:
+        super().__init__(config or EquityRecorderConfig())
+        self._interval_ns = int(self.config.interval_secs * 1e9)
+        self._last_price: dict[InstrumentId, Any] = {}
+        self._last_sample_ns: int | None = None
+        self.samples: dict[tuple[int, str], tuple[int, int]] = {}
+
+    def on_start(self) -> None:
+        for bt in self.config.bar_types:
+            self.subscribe_bars(BarType.from_str(bt))
+        for iid in self.config.quote_instrument_ids:
+            self.subscribe_quote_ticks(InstrumentId.from_str(iid))
+        self.msgbus.subscribe(topic="events.account.*", handler=self._on_account_state)
+
+    def on_bar(self, bar: Bar) -> None:
+        self._last_price[bar.bar_type.instrument_id] = bar.close
+        self._maybe_sample(bar.ts_event)
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        self._last_price[tick.instrument_id] = _mid(tick)
+        self._maybe_sample(tick.ts_event)
+
+    def _on_account_state(self, event) -> None:
+        if isinstance(event, AccountState):
+            self.sample(event.ts_event)
+
+    def on_stop(self) -> None:
+        self.sample(self.clock.timestamp_ns())
+
+    def _maybe_sample(self, ts: int) -> None:
+        if self._last_sample_ns is None or ts - self._last_sample_ns >= self._interval_ns:
+            self.sample(ts)
+
+    def sample(self, ts: int) -> None:
+        """Record the accounts' state at ts (the last sample within one microsecond wins)."""
+        self._last_sample_ns = ts
+        balance: dict[str, Decimal] = defaultdict(Decimal)
+        unrealized: dict[str, Decimal] = defaultdict(Decimal)
+        open_positions = self.cache.positions_open()
+        for account in self.cache.accounts():
+            venue = account.id.get_issuer()
+            cash = account.is_cash_account
+            held: dict[str, Decimal] = defaultdict(Decimal)
+            for currency, money in account.balances_total().items():
+                quote = self._valuation(venue, currency) if cash else None
+                if quote is None:
+                    held[currency.code] += money.as_decimal()
+                else:
+                    instrument, price = quote
+                    qc = instrument.quote_currency
+                    step = Decimal(1).scaleb(-qc.precision)
+                    held[qc.code] += (money.as_decimal() * price.as_decimal()).quantize(step, ROUND_HALF_EVEN)
+            open_pnl: dict[str, Decimal] = defaultdict(Decimal)
+            for position in open_positions:
+                price = self._last_price.get(position.instrument_id)
+                if position.account_id != account.id or price is None:
+                    continue
+                pnl = position.unrealized_pnl(price)
+                open_pnl[pnl.currency.code] += pnl.as_decimal()
+            for code in set(held) | set(open_pnl):
+                # CASH holdings are marked at the last price, so they already contain the open PnL:
+                # the realized balance is what remains without it. MARGIN balances are realized as they are.
+                balance[code] += held.get(code, Decimal(0)) - (open_pnl.get(code, Decimal(0)) if cash else 0)
+                unrealized[code] += open_pnl.get(code, Decimal(0))
+        ts_us = ts // 1000
+        for code in balance.keys() | unrealized.keys():
+            self.samples[(ts_us, code)] = (
+                decimal_to_units(balance[code], f"equity_curve.balance {code}"),
+                decimal_to_units(unrealized[code], f"equity_curve.unrealized_pnl {code}"),
+            )
+
+    def _valuation(self, venue, currency):
+        """(instrument, last price) that values `currency` in a quote currency, if currency is a traded base."""
+        for instrument_id, price in sorted(self._last_price.items(), key=lambda kv: str(kv[0])):
+            instrument = self.cache.instrument(instrument_id)
+            if instrument is None or instrument_id.venue.value != venue:
+                continue
+            base = getattr(instrument, "base_currency", None)
+            if base is not None and base == currency and instrument.quote_currency != currency:
+                return instrument, price
+        return None
+
+    def table(self) -> pa.Table:
+        return equity_table(self.samples)
+
+
+def _mid(tick: QuoteTick):
+    from nautilus_trader.model.objects import Price
+
+    bid, ask = tick.bid_price, tick.ask_price
+    mid = (bid.as_decimal() + ask.as_decimal()) / 2
+    return Price.from_str(str(mid.quantize(Decimal(1).scaleb(-(bid.precision + 1)))))
+
+
+# ---------------------------------------------------------------- the run
+
+
+def from_nautilus(engine, *, run_id: str | None = None, config: Any = None, log_path: str | Path | None = None) -> Run:
+    """The finished `engine` (a BacktestEngine after run()) as a Run.
+
+    config: the BacktestRunConfig (or any Nautilus config, or a dict) the run came
+    from; by default the engine, venue, strategy and actor configs are gathered.
+    log_path: the engine's log file; by default the JSON log file the engine's
+    LoggingConfig names, when it writes one.
+    """
+    cache = engine.cache
+    result = engine.get_result()
+    orders = cache.orders()
+    snapshots = cache.position_snapshots()
+    recorder = find_equity_recorder(engine)
+    if recorder is not None:
+        equity = recorder.table()
+        equity_source = "equity_recorder"
+    else:
+        equity = equity_table(account_state_samples(cache.accounts()))
+        equity_source = "account_states"
+    tables = {
+        "orders": orders_table(orders),
+        "fills": fills_table(orders),
+        "positions": positions_table(cache.positions(), snapshots),
+        "equity_curve": equity,
+    }
+    summary = build_summary(engine, result, tables, equity_source, len(snapshots))
+    if run_id is None:
+        run_id = default_run_id(result.run_started, summary["strategy_ids"])
+    check_run_id(run_id)
+    return Run(
+        run_id=run_id,
+        summary=summary,
+        config=_config_dict(config) if config is not None else engine_config(engine),
+        log=read_log(engine, log_path),
+        **tables,
+    )
+
+
+def find_equity_recorder(engine) -> EquityRecorder | None:
+    for actor in engine.trader.actors():
+        if isinstance(actor, EquityRecorder):
+            return actor
+    return None
+
+
+def build_summary(engine, result, tables: dict[str, pa.Table], equity_source: str, snapshot_count: int) -> dict:
+    """The run's summary under NautilusTrader's BacktestResult names, plus identity and counts."""
+    cache = engine.cache
+    analyzer = engine.portfolio.analyzer
+    try:
+        general = analyzer.get_performance_stats_general()
+    except Exception as exc:  # statistics are optional; an analyzer failure must not lose the run
+        general = {"error": f"{type(exc).__name__}: {exc}"}
+    accounts = {a.id.get_issuer(): _account_type(a.type) for a in cache.accounts()}
+    return _finite(
+        {
+            "trader_id": result.trader_id,
+            "run_id": result.run_id,
+            "run_config_id": result.run_config_id,
+            "instance_id": result.instance_id,
+            "backtest_start": _iso(result.backtest_start),
+            "backtest_end": _iso(result.backtest_end),
+            "run_started": _iso(result.run_started),
+            "run_finished": _iso(result.run_finished),
+            "backtest_start_ns": result.backtest_start,
+            "backtest_end_ns": result.backtest_end,
+            "run_started_ns": result.run_started,
+            "run_finished_ns": result.run_finished,
+            "elapsed_time": result.elapsed_time,
+            "iterations": result.iterations,
+            "total_events": result.total_events,
+            "total_orders": result.total_orders,
+            "total_positions": result.total_positions,
+            "stats_pnls": result.stats_pnls,
+            "stats_returns": result.stats_returns,
+            "stats_general": general,
+            "strategy_ids": sorted(s.id.value for s in engine.trader.strategies()),
+            "instrument_ids": sorted(str(i) for i in cache.instrument_ids()),
+            "venues": sorted(v.value for v in engine.list_venues()),
+            "account_types": accounts,
+            "nautilus_trader_version": nautilus_trader.__version__,
+            "equity_source": equity_source,
+            "counts": {
+                "orders": tables["orders"].num_rows,
+                "fills": tables["fills"].num_rows,
+                "positions": tables["positions"].num_rows,
+                "position_snapshots": snapshot_count,
+                "equity_points": tables["equity_curve"].num_rows,
+            },
+        }
+    )
+
+
+_RUN_ID_JUNK = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_run_id(run_started_ns: int | None, strategy_ids: list[str]) -> str:
+    """Sortable and readable: UTC start time, first strategy id, 8 hex of a uuid4."""
+    started = ns_to_datetime(run_started_ns) or dt.datetime.now(dt.timezone.utc)
+    strategy = _RUN_ID_JUNK.sub("-", strategy_ids[0])[:60].strip("-._") if strategy_ids else "run"
+    return check_run_id(f"{started:%Y%m%dT%H%M%S}Z-{strategy or 'run'}-{uuid.uuid4().hex[:8]}")
+
+
+def _config_dict(config: Any) -> dict:
+    if isinstance(config, dict):
+        return config
+    if hasattr(config, "json"):  # NautilusConfig (msgspec): its own JSON form
+        return json.loads(config.json())
+    raise LakeError(f"config must be a dict or a NautilusTrader config, got {type(config).__name__}")
+
+
+def engine_config(engine) -> dict:
+    """The engine, venue (as its accounts show them), strategy and actor configs as JSON-ready dicts."""
+    out: dict[str, Any] = {}
+    kernel_config = getattr(engine.kernel, "config", None)
+    if kernel_config is not None and hasattr(kernel_config, "json"):
+        out["engine"] = json.loads(kernel_config.json())
+    out["venues"] = [
+        {
+            "venue": a.id.get_issuer(),
+            "account_type": _account_type(a.type),
+            "base_currency": _str(a.base_currency),
+            "starting_balances": [str(m) for m in a.starting_balances().values()],
+        }
+        for a in engine.cache.accounts()
+    ]
+    out["strategies"] = [_component_config(s) for s in engine.trader.strategies()]
+    out["actors"] = [_component_config(a) for a in engine.trader.actors()]
+    return out
+
+
+def _component_config(component) -> dict:
+    config = component.config
+    return {
+        "id": str(component.id),
+        "path": f"{type(component).__module__}:{type(component).__name__}",
+        "config": json.loads(config.json()) if hasattr(config, "json") else None,
+    }
+
+
+def read_log(engine, log_path: str | Path | None) -> str | None:
+    """The log file's text: log_path, else the file the engine's LoggingConfig writes, else None."""
+    if log_path is None:
+        log_path = configured_log_path(engine)
+        if log_path is None:
+            return None
+    _flush_logs()
+    path = Path(log_path)
+    if not path.is_file():
+        raise LakeError(f"log file not found: {path}")
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def configured_log_path(engine) -> Path | None:
+    """<log_directory>/<log_file_name>.json|.log when the engine logs to a named file."""
+    kernel_config = getattr(engine.kernel, "config", None)
+    logging = getattr(kernel_config, "logging", None)
+    if logging is None or not logging.log_level_file or not logging.log_file_name:
+        return None
+    suffix = "json" if (logging.log_file_format or "").lower() == "json" else "log"
+    return Path(logging.log_directory or ".") / f"{logging.log_file_name}.{suffix}"
+
+
+def _flush_logs() -> None:
+    try:
+        from nautilus_trader.core import nautilus_pyo3
+
+        nautilus_pyo3.logger_flush()
+    except (ImportError, AttributeError):  # older or newer builds without the binding flush on exit
+        pass
+
+
+# ---------------------------------------------------------------- backend integration
+
+
+def write_engine(engine, dest, *, run_id: str | None = None, config: Any = None, log_path=None,
+                 overwrite: bool = False, progress=None):
+    """from_nautilus + write_run in one call, after engine.run(). Returns the WriteReport."""
+    from lake.writer import write_run
+
+    run = from_nautilus(engine, run_id=run_id, config=config, log_path=log_path)
+    return write_run(run, dest, overwrite=overwrite, progress=progress)
+
+
+def write_node_results(node, dest, *, overwrite: bool = False) -> list:
+    """Write every engine of a finished BacktestNode, each with its BacktestRunConfig as config.
+
+    The node's run configs need dispose_on_completion=False, or the engines' caches
+    are gone by the time the node returns.
+    """
+    reports = []
+    for run_config in node.configs:
+        engine = node.get_engine(run_config.id)
+        if engine is None:
+            raise LakeError(f"BacktestNode has no engine for run config {run_config.id!r}")
+        if run_config.dispose_on_completion:
+            raise LakeError(
+                f"run config {run_config.id!r} has dispose_on_completion=True: its engine state is gone; "
+                "set dispose_on_completion=False to write the results"
+            )
+        reports.append(write_engine(engine, dest, config=run_config, overwrite=overwrite))
+    return reports
