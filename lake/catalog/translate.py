@@ -1,0 +1,281 @@
+"""BigQuery Standard SQL -> DuckDB SQL, with named @parameters bound as typed literals.
+
+The queries under sql/queries/ are written for BigQuery. Each starts with a comment
+saying what it answers and declaring its parameters:
+
+    -- Run leaderboard: which committed run made most after commission?
+    -- ...
+    -- Parameters:
+    --   @run_ids ARRAY<STRING>  runs to rank; empty ranks every committed run
+
+A parameter line is `@name TYPE description`; `(default: VALUE)` in the description
+makes a scalar optional, and ARRAY parameters default to an empty array.
+
+Binding replaces each @name in the parsed statement by `CAST(literal AS TYPE)`,
+built by sqlglot (which quotes strings itself), before the statement is written
+out in DuckDB's dialect; values never pass through string formatting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Mapping
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from lake.errors import LakeError
+from sql import SQL_DIR
+
+QUERIES_DIR = SQL_DIR / "queries"
+
+_PARAM_LINE = re.compile(r"^--\s+@([A-Za-z_][A-Za-z0-9_]*)\s+([A-Z][A-Z0-9_]*(?:<[A-Z0-9_]+>)?)\s*:?\s*(.*)$")
+_DEFAULT = re.compile(r"\(default:\s*(.*?)\)\s*\.?\s*$")
+_SCALAR_TYPES = ("STRING", "INT64", "FLOAT64", "NUMERIC", "BOOL", "DATE", "TIMESTAMP")
+
+
+class QueryError(LakeError):
+    """A query that cannot be parsed, translated or bound (names the query and the problem)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # BigQuery type: STRING, INT64, ..., ARRAY<STRING>
+    description: str = ""
+    default: Any = None
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Query:
+    """A BigQuery query with its header: title (first line), description and declared parameters."""
+
+    name: str
+    text: str
+    title: str = ""
+    description: str = ""
+    params: dict[str, Param] = field(default_factory=dict)
+
+
+def _element_type(bq_type: str) -> str | None:
+    m = re.fullmatch(r"ARRAY<([A-Z0-9_]+)>", bq_type)
+    return m.group(1) if m else None
+
+
+def _check_type(bq_type: str, where: str) -> None:
+    elem = _element_type(bq_type)
+    if (elem or bq_type) not in _SCALAR_TYPES:
+        raise QueryError(f"{where}: unsupported parameter type {bq_type} (use one of {', '.join(_SCALAR_TYPES)} or ARRAY<...>)")
+
+
+def parse_header(text: str, name: str = "<sql>") -> Query:
+    """Read the leading comment block: title, description and `@name TYPE description` lines."""
+    comments: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            if comments:
+                continue
+            continue
+        if not stripped.startswith("--"):
+            break
+        comments.append(stripped)
+    title = comments[0][2:].strip() if comments else ""
+    params: dict[str, Param] = {}
+    description: list[str] = []
+    for line in comments[1:]:
+        m = _PARAM_LINE.match(line)
+        if m:
+            pname, ptype, pdesc = m.group(1), m.group(2), m.group(3).strip()
+            _check_type(ptype, f"{name}: @{pname}")
+            dm = _DEFAULT.search(pdesc)
+            if dm:
+                default, required = coerce(dm.group(1), ptype, f"{name}: default of @{pname}"), False
+            elif _element_type(ptype):
+                default, required = [], False
+            else:
+                default, required = None, True
+            params[pname] = Param(pname, ptype, pdesc, default, required)
+        elif not line.strip("- ").lower().startswith("parameters"):
+            description.append(line[2:].strip())
+    return Query(name, text, title, "\n".join(d for d in description if d), params)
+
+
+def shipped_queries() -> dict[str, Path]:
+    """Name -> path of every query shipped under sql/queries/."""
+    return {p.stem: p for p in sorted(QUERIES_DIR.glob("*.sql"))}
+
+
+def load_query(ref: str) -> Query:
+    """A shipped query by name ('leaderboard'), a .sql file path, or SQL text."""
+    shipped = shipped_queries()
+    if ref in shipped:
+        return parse_header(shipped[ref].read_text(), ref)
+    if ref.endswith(".sql") and "\n" not in ref:
+        path = Path(ref)
+        if not path.is_file():
+            raise QueryError(f"no such query file: {ref} (shipped queries: {', '.join(shipped)})")
+        return parse_header(path.read_text(), path.stem)
+    if not re.search(r"\b(select|with|create|describe|show|from)\b", ref, re.IGNORECASE):
+        raise QueryError(f"{ref!r} is neither a shipped query ({', '.join(shipped)}), a .sql file, nor SQL")
+    return parse_header(ref, "<sql>")
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+def coerce(value: Any, bq_type: str, where: str = "parameter") -> Any:
+    """A Python value of `bq_type` from a CLI string (or an already typed value)."""
+    elem = _element_type(bq_type)
+    if elem:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    items = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise QueryError(f"{where}: {value!r} is not a JSON array: {exc}") from None
+            else:
+                items = [v.strip() for v in text.split(",") if v.strip()]
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            raise QueryError(f"{where}: expected a list for {bq_type}, got {value!r}")
+        return [coerce(v, elem, where) for v in items]
+    if value is None:
+        return None
+    try:
+        if bq_type == "STRING":
+            return str(value)
+        if bq_type == "INT64":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if bq_type == "FLOAT64":
+            return float(value)
+        if bq_type == "NUMERIC":
+            return Decimal(str(value))
+        if bq_type == "BOOL":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "1", "yes"):
+                return True
+            if text in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if bq_type == "DATE":
+            return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else dt.date.fromisoformat(str(value))
+        if bq_type == "TIMESTAMP":
+            ts = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+            return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+    except (ValueError, TypeError, InvalidOperation):
+        raise QueryError(f"{where}: {value!r} is not a valid {bq_type}") from None
+    raise QueryError(f"{where}: unsupported type {bq_type}")
+
+
+def _literal(value: Any, bq_type: str) -> exp.Expression:
+    elem = _element_type(bq_type)
+    if elem:
+        array = exp.Array(expressions=[_literal(v, elem) for v in value])
+        return exp.cast(array, exp.DataType.build(bq_type, dialect="bigquery"))
+    if value is None:
+        return exp.cast(exp.null(), exp.DataType.build(bq_type, dialect="bigquery"))
+    if bq_type == "BOOL":
+        return exp.Boolean(this=bool(value))
+    if bq_type == "INT64":
+        return exp.cast(exp.Literal.number(int(value)), exp.DataType.build("INT64", dialect="bigquery"))
+    if bq_type in ("FLOAT64", "NUMERIC"):
+        return exp.cast(exp.Literal.string(str(value)), exp.DataType.build(bq_type, dialect="bigquery"))
+    if bq_type == "TIMESTAMP":
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("TIMESTAMP", dialect="bigquery"))
+    if bq_type == "DATE":
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE", dialect="bigquery"))
+    return exp.Literal.string(str(value))
+
+
+def resolve_params(query: Query, values: Mapping[str, Any] | None) -> dict[str, tuple[Any, str]]:
+    """name -> (typed value, BigQuery type) for every declared parameter; unknown or missing ones are errors."""
+    values = dict(values or {})
+    unknown = sorted(set(values) - set(query.params))
+    if unknown:
+        declared = ", ".join(f"@{p}" for p in query.params) or "none"
+        raise QueryError(f"{query.name}: unknown parameter(s) {', '.join('@' + u for u in unknown)} (declared: {declared})")
+    out: dict[str, tuple[Any, str]] = {}
+    for name, param in query.params.items():
+        if name in values:
+            out[name] = (coerce(values[name], param.type, f"{query.name}: @{name}"), param.type)
+        elif param.required:
+            raise QueryError(f"{query.name}: missing parameter @{name} ({param.type}): {param.description}")
+        else:
+            out[name] = (param.default, param.type)
+    return out
+
+
+# --- translation -----------------------------------------------------------------------------
+
+
+def parse_bigquery(text: str, name: str = "<sql>") -> list[exp.Expression]:
+    """Statements of a BigQuery script; a statement sqlglot cannot model is an error, not a fallback."""
+    try:
+        parsed = [e for e in sqlglot.parse(text, read="bigquery") if e is not None]
+    except ParseError as exc:
+        raise QueryError(f"{name}: not valid BigQuery SQL: {exc}") from None
+    for stmt in parsed:
+        if isinstance(stmt, exp.Command):
+            raise QueryError(f"{name}: sqlglot cannot parse this statement: {stmt.sql(dialect='bigquery')[:200]}")
+    if not parsed:
+        raise QueryError(f"{name}: no SQL statement")
+    return parsed
+
+
+def parameters_used(text: str, name: str = "<sql>") -> set[str]:
+    return {p.name for stmt in parse_bigquery(text, name) for p in stmt.find_all(exp.Parameter)}
+
+
+def _bind(stmt: exp.Expression, bound: Mapping[str, tuple[Any, str]], name: str) -> exp.Expression:
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Parameter):
+            pname = node.name
+            if pname not in bound:
+                raise QueryError(f"{name}: @{pname} is used but not declared in the query's header comment")
+            value, bq_type = bound[pname]
+            return _literal(value, bq_type)
+        return node
+
+    return stmt.transform(replace)
+
+
+def _duckdb_types(stmt: exp.Expression) -> exp.Expression:
+    """BigQuery NUMERIC is DECIMAL(38, 9); DuckDB's bare DECIMAL would be DECIMAL(18, 3)."""
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.DECIMAL and not node.expressions:
+            return exp.DataType.build("DECIMAL(38, 9)")
+        return node
+
+    return stmt.transform(fix)
+
+
+def to_duckdb(query: Query | str, params: Mapping[str, Any] | None = None) -> list[str]:
+    """DuckDB statements for a BigQuery query (text or Query), parameters bound."""
+    if isinstance(query, str):
+        query = parse_header(query)
+    bound = resolve_params(query, params)
+    out = []
+    for stmt in parse_bigquery(query.text, query.name):
+        stmt = _duckdb_types(_bind(stmt, bound, query.name))
+        if isinstance(stmt, exp.Create):
+            stmt.set("properties", None)  # BigQuery OPTIONS(description, labels): no DuckDB equivalent
+        try:
+            out.append(stmt.sql(dialect="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE))
+        except sqlglot.errors.UnsupportedError as exc:
+            raise QueryError(f"{query.name}: cannot translate to DuckDB: {exc}") from None
+    return out

@@ -1,0 +1,117 @@
+-- Run leaderboard: which committed run made the most after commission, and at what risk?
+-- One row per run and currency (settlement currency of positions, currency of commissions or of the
+-- equity curve), ranked by net PnL within each currency.
+--   net_pnl           sum of positions.realized_pnl, which NautilusTrader reports net of commission;
+--                     NETTING snapshots (closed legs) count as positions of their own
+--   commission        sum of fills.commission charged in this currency
+--   trades            fills of the run (one trade_id each); a run-level figure, repeated per currency
+--   closed_positions  positions with ts_closed set, snapshots included
+--   win_rate          share of closed positions with realized_pnl > 0
+--   max_drawdown      largest fall of equity below its running peak, over every equity sample
+--   max_drawdown_pct  that fall as a fraction of the peak it fell from (the largest such fraction)
+--   sharpe            mean / sample standard deviation of daily equity returns, times SQRT(252); a day's
+--                     equity is its last sample (UTC); days without samples are skipped; null with
+--                     fewer than two returns
+--   return_days       daily returns behind sharpe
+--   turnover          sum of last_qty * last_px over the run's fills, in the instruments' quote
+--                     currency; a run-level figure, repeated per currency
+-- Parameters:
+--   @run_ids ARRAY<STRING>  runs to rank; empty (the default) ranks every committed run
+WITH selected_runs AS (
+  SELECT r.run_id
+  FROM execution.runs AS r
+  WHERE ARRAY_LENGTH(@run_ids) = 0 OR r.run_id IN UNNEST(@run_ids)
+),
+pnl AS (
+  SELECT
+    p.run_id,
+    p.currency,
+    SUM(p.realized_pnl) AS net_pnl,
+    COUNTIF(p.ts_closed IS NOT NULL) AS closed_positions,
+    COUNTIF(p.ts_closed IS NOT NULL AND p.realized_pnl > 0) AS winning_positions
+  FROM execution.positions AS p
+  JOIN selected_runs AS s ON s.run_id = p.run_id
+  GROUP BY p.run_id, p.currency
+),
+commission AS (
+  SELECT f.run_id, f.commission_currency AS currency, SUM(f.commission) AS commission
+  FROM execution.fills AS f
+  JOIN selected_runs AS s ON s.run_id = f.run_id
+  GROUP BY f.run_id, f.commission_currency
+),
+activity AS (
+  SELECT f.run_id, COUNT(*) AS trades, SUM(CAST(f.last_qty * f.last_px AS NUMERIC)) AS turnover
+  FROM execution.fills AS f
+  JOIN selected_runs AS s ON s.run_id = f.run_id
+  GROUP BY f.run_id
+),
+equity AS (
+  SELECT
+    e.run_id,
+    e.currency,
+    e.ts,
+    e.equity,
+    MAX(e.equity) OVER (
+      PARTITION BY e.run_id, e.currency ORDER BY e.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS peak,
+    ROW_NUMBER() OVER (PARTITION BY e.run_id, e.currency, DATE(e.ts) ORDER BY e.ts DESC) AS nth_last_of_day
+  FROM execution.equity_curve AS e
+  JOIN selected_runs AS s ON s.run_id = e.run_id
+),
+drawdown AS (
+  SELECT
+    run_id,
+    currency,
+    MAX(peak - equity) AS max_drawdown,
+    MAX(SAFE_DIVIDE(CAST(peak - equity AS FLOAT64), CAST(peak AS FLOAT64))) AS max_drawdown_pct
+  FROM equity
+  GROUP BY run_id, currency
+),
+daily_returns AS (
+  SELECT
+    run_id,
+    currency,
+    SAFE_DIVIDE(
+      CAST(equity AS FLOAT64),
+      CAST(LAG(equity) OVER (PARTITION BY run_id, currency ORDER BY ts) AS FLOAT64)
+    ) - 1 AS daily_return
+  FROM equity
+  WHERE nth_last_of_day = 1
+),
+sharpe AS (
+  SELECT
+    run_id,
+    currency,
+    COUNT(daily_return) AS return_days,
+    SAFE_DIVIDE(AVG(daily_return), STDDEV_SAMP(daily_return)) * SQRT(252) AS sharpe
+  FROM daily_returns
+  GROUP BY run_id, currency
+),
+run_currencies AS (
+  SELECT run_id, currency FROM pnl
+  UNION DISTINCT
+  SELECT run_id, currency FROM commission
+  UNION DISTINCT
+  SELECT run_id, currency FROM drawdown
+)
+SELECT
+  RANK() OVER (PARTITION BY k.currency ORDER BY COALESCE(p.net_pnl, 0) DESC) AS rank,
+  k.run_id,
+  k.currency,
+  COALESCE(p.net_pnl, 0) AS net_pnl,
+  COALESCE(c.commission, 0) AS commission,
+  COALESCE(a.trades, 0) AS trades,
+  COALESCE(p.closed_positions, 0) AS closed_positions,
+  SAFE_DIVIDE(p.winning_positions, p.closed_positions) AS win_rate,
+  d.max_drawdown,
+  d.max_drawdown_pct,
+  s.sharpe,
+  COALESCE(s.return_days, 0) AS return_days,
+  COALESCE(a.turnover, 0) AS turnover
+FROM run_currencies AS k
+LEFT JOIN pnl AS p ON p.run_id = k.run_id AND p.currency = k.currency
+LEFT JOIN commission AS c ON c.run_id = k.run_id AND c.currency = k.currency
+LEFT JOIN activity AS a ON a.run_id = k.run_id
+LEFT JOIN drawdown AS d ON d.run_id = k.run_id AND d.currency = k.currency
+LEFT JOIN sharpe AS s ON s.run_id = k.run_id AND s.currency = k.currency
+ORDER BY k.currency, rank, k.run_id;
