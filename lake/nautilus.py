@@ -469,8 +469,8 @@ def from_nautilus(engine, *, run_id: str | None = None, config: Any = None, log_
 
     config: the BacktestRunConfig (or any Nautilus config, or a dict) the run came
     from; by default the engine, venue, strategy and actor configs are gathered.
-    log_path: the engine's log file; by default the JSON log file the engine's
-    LoggingConfig names, when it writes one.
+    log_path: the engine's log file (e.g. the JSON file its LoggingConfig writes);
+    BacktestEngine does not expose its logging config, so it is passed explicitly.
     """
     cache = engine.cache
     result = engine.get_result()
@@ -576,11 +576,11 @@ def _config_dict(config: Any) -> dict:
 
 
 def engine_config(engine) -> dict:
-    """The engine, venue (as its accounts show them), strategy and actor configs as JSON-ready dicts."""
+    """The venues (as their accounts show them), strategy and actor configs as JSON-ready dicts.
+
+    BacktestEngine keeps its own config private: pass `config=` to record it.
+    """
     out: dict[str, Any] = {}
-    kernel_config = getattr(engine.kernel, "config", None)
-    if kernel_config is not None and hasattr(kernel_config, "json"):
-        out["engine"] = json.loads(kernel_config.json())
     out["venues"] = [
         {
             "venue": a.id.get_issuer(),
@@ -605,26 +605,14 @@ def _component_config(component) -> dict:
 
 
 def read_log(engine, log_path: str | Path | None) -> str | None:
-    """The log file's text: log_path, else the file the engine's LoggingConfig writes, else None."""
+    """The text of the engine's log file (the runner passes the JSON log it configured), or None."""
     if log_path is None:
-        log_path = configured_log_path(engine)
-        if log_path is None:
-            return None
+        return None
     _flush_logs()
     path = Path(log_path)
     if not path.is_file():
         raise LakeError(f"log file not found: {path}")
     return path.read_text(encoding="utf-8", errors="replace")
-
-
-def configured_log_path(engine) -> Path | None:
-    """<log_directory>/<log_file_name>.json|.log when the engine logs to a named file."""
-    kernel_config = getattr(engine.kernel, "config", None)
-    logging = getattr(kernel_config, "logging", None)
-    if logging is None or not logging.log_level_file or not logging.log_file_name:
-        return None
-    suffix = "json" if (logging.log_file_format or "").lower() == "json" else "log"
-    return Path(logging.log_directory or ".") / f"{logging.log_file_name}.{suffix}"
 
 
 def _flush_logs() -> None:

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pandera.errors
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lake.conform import MAX_EXAMPLES, conform
 from lake.errors import Failure, ValidationError
@@ -61,14 +60,17 @@ def reference_failures(tables: dict[str, pa.Table]) -> list[Failure]:
     for child, column, parent, parent_column in checks:
         if child not in tables or parent not in tables:
             continue
-        values = tables[child].column(column)
-        missing = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=tables[parent].column(parent_column))))
-        missing = pc.fill_null(missing, False)
-        n = pc.sum(missing.cast(pa.int64())).as_py() or 0
-        if n:
-            idx = pc.indices_nonzero(missing)[:MAX_EXAMPLES].to_pylist()
-            rows = [(i, values[i].as_py()) for i in idx]
-            failures.append(Failure(child, column, f"references_{parent}", f"not found in {parent}.{parent_column}", rows, n))
+        values = pl.from_arrow(tables[child].select([column])).to_series().drop_nulls()
+        keys = pl.from_arrow(tables[parent].select([parent_column])).to_series().drop_nulls()
+        # Fast path: the child's values add nothing to the parent's distinct keys.
+        if pl.concat([keys, values]).n_unique() == keys.n_unique():
+            continue
+        child_rows = pl.from_arrow(tables[child].select([column])).with_row_index("row")
+        missing = child_rows.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(keys.implode()))
+        rows = list(missing.head(MAX_EXAMPLES).iter_rows())
+        failures.append(
+            Failure(child, column, f"references_{parent}", f"not found in {parent}.{parent_column}", rows, missing.height)
+        )
     return failures
 
 

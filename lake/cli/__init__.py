@@ -11,6 +11,7 @@ from lake.errors import LakeError
 # Modules exposing register(subparsers); each adds its own subcommands.
 COMMAND_MODULES = [
     "lake.cli.core",
+    "lake.cli.backtest",
 ]
 
 

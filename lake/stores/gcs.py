@@ -17,7 +17,6 @@ what keeps an existing object from being replaced (see README, "Writing to GCS")
 
 from __future__ import annotations
 
-import base64
 import http.client
 import os
 import re
@@ -27,8 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import google_crc32c
-
+from lake.checksum import crc32c_b64  # GCS's own notation: base64 of the big-endian CRC32C
 from lake.errors import DestinationError, StoreError
 from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
 
@@ -93,11 +91,6 @@ def _check_path(path: str, *, what: str, allow_empty: bool = False) -> str:
     ):
         raise DestinationError(f"unsafe {what} {path!r}")
     return path
-
-
-def crc32c_b64(data: bytes) -> str:
-    """The crc32c of data as GCS reports it: base64 of the big-endian 4 bytes."""
-    return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode("ascii")
 
 
 def is_retryable(exc: BaseException) -> bool:
