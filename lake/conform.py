@@ -39,7 +39,9 @@ def to_arrow(table: Table, data, failures: list[Failure]) -> pa.Table | None:
         ok = True
         for name in data.columns:
             try:
-                arrays.append(pa.array(data[name], from_pandas=True))
+                series = data[name]
+                # Float NaN stays NaN (not null), so a NaN price is reported as such.
+                arrays.append(pa.array(series, from_pandas=series.dtype.kind != "f"))
                 names.append(str(name))
             except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
                 failures.append(Failure(table.name, str(name), "dtype", f"cannot convert to Arrow: {exc}"))
@@ -189,11 +191,11 @@ def _timestamps(table: Table, col: Column, arr: pa.Array, failures: list[Failure
     t = arr.type
     if not pa.types.is_timestamp(t):
         return _wrong_type(table, col, t, "timezone-aware timestamp", failures)
-    if t.tz is None:
+    if t.tz is None and arr.null_count < len(arr):  # an all-null column carries no zone to get wrong
         failures.append(Failure(table.name, col.name, "tz_aware", "naive timestamp: give timezone-aware (UTC) times"))
         return None
     # Arrow timestamps are UTC instants whatever their display zone: relabelling is exact.
-    utc = arr.cast(pa.timestamp(t.unit, tz="UTC"))
+    utc = arr.cast(pa.timestamp(t.unit, tz="UTC")) if t.tz is not None else pa.nulls(len(arr), pa.timestamp(t.unit, tz="UTC"))
     nanos = pc.multiply_checked(utc.cast(pa.int64()), _NS_PER_UNIT[t.unit])
     micros = _floor_div(nanos, 1000).cast(pa.timestamp("us", tz="UTC"))
     return (micros, nanos) if col.exact_ns else micros

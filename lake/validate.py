@@ -6,6 +6,7 @@ fixes everything in one pass.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pandera.errors
@@ -30,12 +31,27 @@ def pandera_failures(table: Table, data: pa.Table) -> list[Failure]:
 
 
 def _from_failure_cases(table: Table, cases: pl.DataFrame) -> list[Failure]:
+    row_checks = {c.name: c for c in table.row_checks}
     failures = []
     for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
-        rows = [(idx, _plain(value)) for idx, value in group.select("index", "failure_case").head(MAX_EXAMPLES).iter_rows()]
+        row_check = row_checks.get(check)
+        rows = [
+            (idx, _row_columns(value, row_check.columns) if row_check else _plain(value))
+            for idx, value in group.select("index", "failure_case").head(MAX_EXAMPLES).iter_rows()
+        ]
         column = None if column in (None, table.name) else column
-        failures.append(Failure(table.name, column, str(check), "", rows, group.height))
+        message = row_check.description if row_check else ""
+        failures.append(Failure(table.name, column, str(check), message, rows, group.height))
     return failures
+
+
+def _row_columns(row_json, columns: tuple[str, ...]):
+    """Pandera reports a failing row as JSON of the whole row: keep the columns the check reads."""
+    try:
+        row = json.loads(row_json)
+        return {c: row.get(c) for c in columns}
+    except (TypeError, ValueError):
+        return _plain(row_json)
 
 
 def _plain(value):

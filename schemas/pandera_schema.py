@@ -27,7 +27,7 @@ def _row_check(check) -> pap.Check:
         # Nulls in optional columns mean "not applicable", so they pass.
         return data.lazyframe.select(check.expr().fill_null(True))
 
-    return pap.Check(holds, name=check.name, error=check.description)
+    return pap.Check(holds, name=check.name)
 
 
 def _unique(column: str) -> pap.Check:
@@ -45,7 +45,7 @@ def _unique(column: str) -> pap.Check:
             return data.lazyframe.select(pl.lit(True))
         return data.lazyframe.select(~pl.col(column).is_duplicated())
 
-    return pap.Check(holds, name="unique", error=f"{column} must be unique within a run")
+    return pap.Check(holds, name="unique")
 
 
 def build_pandera_schema(table: Table) -> pap.DataFrameSchema:

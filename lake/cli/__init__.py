@@ -12,6 +12,7 @@ from lake.errors import LakeError
 COMMAND_MODULES = [
     "lake.cli.core",
     "lake.cli.backtest",
+    "lake.cli.sql",
 ]
 
 

@@ -374,15 +374,25 @@ class GCSStore:
         return None
 
     def _upload(self, name, data, want, content_type, if_generation_match, deadline_at) -> int:
-        blob = self._bucket.blob(name)
-        blob.upload_from_string(
-            data,
-            content_type=content_type,
-            if_generation_match=if_generation_match,
-            checksum="crc32c",  # sent with the upload and checked against the server's value
-            retry=self._retry(deadline_at),
-            timeout=self.request_timeout,
-        )
+        from google.api_core import exceptions as api
+
+        while True:
+            blob = self._bucket.blob(name)
+            try:
+                blob.upload_from_string(
+                    data,
+                    content_type=content_type,
+                    if_generation_match=if_generation_match,
+                    checksum="crc32c",  # sent with the upload and checked against the server's value
+                    retry=self._retry(deadline_at),
+                    timeout=self.request_timeout,
+                )
+                break
+            except api.ClientError as exc:
+                # A resumable session the service forgot (restart, expiry): start a new one.
+                # The precondition still holds, so a finished earlier attempt shows up as 412.
+                if exc.code not in (404, 410) or "upload_id=" not in str(exc) or time.monotonic() >= deadline_at:
+                    raise
         self._check_written(blob, want)
         return int(blob.generation)
 
