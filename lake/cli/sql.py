@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_register)
 
     p = sub.add_parser("query", help="run a BigQuery query from sql/queries (or a file, or SQL text) on the lake with DuckDB")
-    p.add_argument("query", metavar="FILE_OR_SQL", help="a shipped query name (leaderboard, ...), a .sql file, or SQL text")
+    p.add_argument("query", nargs="?", metavar="FILE_OR_SQL", help="a shipped query name (leaderboard, ...), a .sql file, or SQL text")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a @parameter; arrays: a,b,c")
     p.add_argument("--dest", default=None, help="lake folder or gs://bucket[/prefix] (default: $LAKE_DEST or ./lakehouse)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
@@ -123,6 +123,8 @@ def cmd_query(args) -> int:
             params = " ".join(f"@{p.name}:{p.type}" for p in q.params.values())
             print(f"{name:22} {q.title}" + (f"\n{'':22} parameters: {params}" if params else ""))
         return 0
+    if not args.query:
+        raise LakeError("give a query: a shipped name (see --list), a .sql file, or SQL text")
     if args.format == "parquet" and not args.output:
         raise LakeError("--format parquet needs --output FILE")
     result = query_lake(_dest(args), load_query(args.query), parse_params(args.param))
@@ -238,22 +240,28 @@ def side_by_side(leaderboard) -> str:
 
 
 def plot_equity(samples, path: str | os.PathLike, title: str) -> Path:
-    """One line per run and currency; saved as PNG."""
+    """Equity, and equity over its first sample, one line per run and currency; saved as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 
     frame = samples.to_pandas()
-    fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), dpi=100, sharex=True)
     try:
         for (run_id, currency), group in frame.groupby(["run_id", "currency"], sort=True):
-            ax.plot(group["ts"], group["equity"], label=f"{run_id} ({currency})", linewidth=1.2)
-        ax.set_title(title)
-        ax.set_xlabel("time (UTC)")
-        ax.set_ylabel("equity")
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="best")
+            label = f"{run_id} ({currency})"
+            top.plot(group["ts"], group["equity"], label=label, linewidth=1.2)
+            first = group["equity"].iloc[0]
+            if first:
+                bottom.plot(group["ts"], group["equity"] / first, label=label, linewidth=1.2)
+        top.set_title(title)
+        top.set_ylabel("equity")
+        bottom.set_ylabel("equity / first sample")
+        bottom.set_xlabel("time (UTC)")
+        for ax in (top, bottom):
+            ax.grid(True, alpha=0.3)
+        top.legend(loc="best")
         fig.autofmt_xdate()
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)

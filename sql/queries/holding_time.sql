@@ -1,5 +1,4 @@
--- Holding-time distribution of positions: how long does each run hold a position, and which holding
--- times make money?
+-- Holding-time distribution of positions: how long do runs hold positions, and which holds pay?
 -- One row per run, currency and holding-time bucket that has closed positions (NETTING snapshots
 -- included: each closed leg is a position of its own). Open positions are left out.
 -- Holding time is ts_closed_ns - ts_opened_ns (exact nanoseconds), in seconds.
