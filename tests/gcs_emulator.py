@@ -2,10 +2,11 @@
 
 Test modules import the fixtures they use:
 
-    from gcs_emulator import gcs, gcs_server  # noqa: F401  (pytest fixtures)
+    from tests.gcs_emulator import gcs, gcs_server  # noqa: F401  (pytest fixtures)
 
 `gcs_server` is one in-memory emulator per test session; `gcs` gives each test its
 own fresh bucket and sets STORAGE_EMULATOR_HOST for the test (and its subprocesses).
+`fs_emulator` is a test's own emulator with -backend filesystem, for kill/restart tests.
 `Emulator` can also be driven directly (filesystem backend, kill, restart).
 """
 
@@ -162,3 +163,13 @@ def gcs_server():
 def gcs(gcs_server, monkeypatch) -> GCSBucket:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.url)
     return GCSBucket(gcs_server, gcs_server.create_bucket())
+
+
+@pytest.fixture
+def fs_emulator(tmp_path, monkeypatch):
+    emulator = Emulator("filesystem", root=tmp_path / "gcs").start()
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.url)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

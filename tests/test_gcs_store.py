@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from google.api_core import exceptions as api
 
-from gcs_emulator import free_port, gcs, gcs_server  # noqa: F401  (pytest fixtures)
+from tests.gcs_emulator import free_port, fs_emulator, gcs, gcs_server  # noqa: F401  (pytest fixtures)
 from lake.errors import DestinationError, LakeError, StoreError
 from lake.stores import open_store
 from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
@@ -96,6 +97,32 @@ def test_large_objects_are_create_only_through_the_store(gcs):
         store.put(keys, other, PARQUET)
     assert gcs.generations() == before
     assert all(v == big for v in gcs.objects().values())
+
+
+def test_service_restart_during_a_large_upload_completes_it_once(fs_emulator):
+    """Whatever the restart hits (session start, bytes in flight, the reply), the put finishes, once."""
+    bucket = fs_emulator.create_bucket("restart-bucket")
+    store = GCSStore(bucket, deadline=30, request_timeout=(1, 10))
+    data = bytes(96 * 1024 * 1024 - 16) + os.urandom(16)
+
+    def bounce():
+        fs_emulator.kill()
+        time.sleep(0.3)
+        fs_emulator.start()
+
+    timer = threading.Timer(0.1, bounce)
+    timer.start()
+    try:
+        assert store.put(["lake/fills/run_id=r/part-00000.parquet"], data, PARQUET) in (
+            [PutOutcome.CREATED],
+            [PutOutcome.IDENTICAL],  # the first attempt had landed before its reply was lost
+        )
+    finally:
+        timer.join()
+    blobs = list(fs_emulator.client().list_blobs(bucket))
+    assert [(b.name, b.size, b.crc32c) for b in blobs] == [
+        ("lake/fills/run_id=r/part-00000.parquet", len(data), crc32c_b64(data))
+    ]
 
 
 def test_racing_writers_one_wins_the_rest_conflict_or_match(gcs):

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gcs_emulator import Emulator, gcs, gcs_server  # noqa: F401  (pytest fixtures)
+from tests.gcs_emulator import Emulator, fs_emulator, gcs, gcs_server  # noqa: F401  (pytest fixtures)
 from lake import ConflictError, layout, write_run, write_run_async
 from lake.cli import main as lake_main
 from lake.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE
@@ -182,16 +182,6 @@ class OutageStore(GCSStore):
                 self.restarter = threading.Timer(self.restart_after, self.emulator.start)
                 self.restarter.start()
         return super().put(keys, data, content_type, overwrite=overwrite)
-
-
-@pytest.fixture
-def fs_emulator(tmp_path, monkeypatch):
-    emulator = Emulator("filesystem", root=tmp_path / "gcs").start()
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.url)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 def test_service_killed_and_restarted_mid_write_completes(fs_emulator):
