@@ -1,0 +1,293 @@
+"""Contract test of `lake register`: the BigQuery REST calls the real client makes.
+
+No BigQuery emulator can create or query external tables, so this checks the
+contract instead: google-cloud-bigquery's real Client talks to a local HTTP
+server that answers like the BigQuery v2 REST API and records every call. The
+test asserts the calls themselves: the dataset insert with its location, one
+query job per DDL statement carrying exactly the generated statement, nothing
+sent on a second run, and a clear error when BigQuery refuses a statement.
+What BigQuery itself does with the DDL is not verified here (see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from lake.catalog import bigquery as bq
+from lake.cli import main
+
+PROJECT = "lake-test-project"
+BUCKET = "execution-store-test"
+PREFIX = "/bigquery/v2"
+
+_CREATE = re.compile(r"CREATE OR REPLACE (EXTERNAL TABLE|VIEW) `([^`]+)`")
+_LABEL = re.compile(r"labels = \[\('([a-z0-9_-]+)', '([a-z0-9_-]+)'\)\]")
+
+
+class FakeBigQuery:
+    """State and call log of the fake API: datasets, tables (created by DDL jobs) and jobs."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.datasets: dict[str, dict] = {}
+        self.tables: dict[str, dict] = {}
+        self.jobs: dict[str, dict] = {}
+        self.reject: set[str] = set()  # object names whose DDL job fails
+        self.lock = threading.Lock()
+
+    def handle(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
+        with self.lock:
+            self.calls.append({"method": method, "path": path, "body": body})
+            parts = path[len(PREFIX) :].strip("/").split("/")
+            # projects/{p}/datasets[/{d}[/tables/{t}]] | projects/{p}/jobs[/{id}] | projects/{p}/queries/{id}
+            if parts[:1] != ["projects"] or len(parts) < 3:
+                return 404, _error(404, f"no route {path}")
+            project, kind, rest = parts[1], parts[2], parts[3:]
+            if kind == "datasets" and method == "POST" and not rest:
+                ref = body["datasetReference"]
+                resource = {**body, "id": f"{ref['projectId']}:{ref['datasetId']}", "kind": "bigquery#dataset"}
+                self.datasets[ref["datasetId"]] = resource
+                return 200, resource
+            if kind == "datasets" and method == "GET" and len(rest) == 1:
+                ds = self.datasets.get(rest[0])
+                return (200, ds) if ds else (404, _error(404, f"Not found: Dataset {project}:{rest[0]}"))
+            if kind == "datasets" and method == "GET" and len(rest) == 3 and rest[1] == "tables":
+                table = self.tables.get(f"{rest[0]}.{rest[2]}")
+                return (200, table) if table else (404, _error(404, f"Not found: Table {project}:{rest[0]}.{rest[2]}"))
+            if kind == "jobs" and method == "POST" and not rest:
+                return 200, self._run_job(project, body)
+            if kind == "jobs" and method == "GET" and len(rest) == 1:
+                return 200, self.jobs[rest[0]]
+            if kind == "queries" and method == "GET" and len(rest) == 1:
+                job = self.jobs[rest[0]]
+                return 200, {
+                    "kind": "bigquery#getQueryResultsResponse",
+                    "jobReference": job["jobReference"],
+                    "jobComplete": True,
+                    "totalRows": "0",
+                    "schema": {"fields": []},
+                }
+            return 404, _error(404, f"no route {method} {path}")
+
+    def _run_job(self, project: str, body: dict) -> dict:
+        ref = dict(body.get("jobReference") or {})
+        ref.setdefault("projectId", project)
+        ref.setdefault("jobId", uuid.uuid4().hex)
+        sql = body["configuration"]["query"]["query"]
+        job = {
+            "kind": "bigquery#job",
+            "id": f"{project}:{ref['jobId']}",
+            "jobReference": ref,
+            "configuration": body["configuration"],
+            "status": {"state": "DONE"},
+            "statistics": {"creationTime": "1700000000000", "startTime": "1700000000000", "endTime": "1700000000001"},
+        }
+        m = _CREATE.search(sql)
+        name = m.group(2).split(".", 1)[1] if m else None
+        if name and name.split(".")[-1] in self.reject:
+            job["status"] = {"state": "DONE", "errorResult": {"reason": "invalidQuery", "message": f"rejected DDL for {name}"}}
+            job["status"]["errors"] = [job["status"]["errorResult"]]
+        elif m:
+            labels = dict(_LABEL.findall(sql))
+            ds, table = name.split(".")
+            self.tables[name] = {
+                "kind": "bigquery#table",
+                "tableReference": {"projectId": project, "datasetId": ds, "tableId": table},
+                "type": "EXTERNAL" if m.group(1) == "EXTERNAL TABLE" else "VIEW",
+                "labels": labels,
+            }
+        self.jobs[ref["jobId"]] = job
+        return job
+
+    def take_calls(self) -> list[dict]:
+        with self.lock:
+            calls, self.calls = self.calls, []
+        return calls
+
+
+def _error(code: int, message: str) -> dict:
+    return {"error": {"code": code, "message": message, "status": "NOT_FOUND", "errors": [{"reason": "notFound", "message": message}]}}
+
+
+@pytest.fixture
+def fake_bigquery():
+    state = FakeBigQuery()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self, method):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            status, payload = state.handle(method, urlsplit(self.path).path, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._serve("GET")
+
+        def do_POST(self):
+            self._serve("POST")
+
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def client_for(fake: FakeBigQuery) -> bigquery.Client:
+    return bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.url})
+
+
+def _writes(calls: list[dict]) -> list[dict]:
+    return [c for c in calls if c["method"] == "POST"]
+
+
+def test_contract_first_register_creates_dataset_with_location_then_one_ddl_job_per_object(fake_bigquery):
+    report = bq.register(client_for(fake_bigquery), bucket=f"gs://{BUCKET}/prod", location="EU")
+    calls = fake_bigquery.take_calls()
+
+    # The dataset: looked up, absent, inserted with its location.
+    assert calls[0]["method"] == "GET" and calls[0]["path"] == f"{PREFIX}/projects/{PROJECT}/datasets/execution"
+    assert calls[1]["method"] == "POST" and calls[1]["path"] == f"{PREFIX}/projects/{PROJECT}/datasets"
+    assert calls[1]["body"]["datasetReference"] == {"projectId": PROJECT, "datasetId": "execution"}
+    assert calls[1]["body"]["location"] == "EU"
+
+    # Then one query job per statement, in order (external tables before the views that read them),
+    # each carrying exactly the generated DDL, as standard SQL, in the dataset's location.
+    expected = bq.statements(dataset="execution", lake_root=f"gs://{BUCKET}/prod", project=PROJECT, fingerprints=True)
+    jobs = [c for c in _writes(calls) if c["path"].endswith("/jobs")]
+    assert [j["body"]["configuration"]["query"]["query"] for j in jobs] == [s.sql for s in expected]
+    for job in jobs:
+        assert job["body"]["configuration"]["query"]["useLegacySql"] is False
+        assert job["body"]["jobReference"]["location"] == "EU"
+        assert job["body"]["jobReference"]["jobId"].startswith("lake_register_")
+    assert len(jobs) == 10
+
+    fills_ddl = next(s.sql for s in expected if s.name == "lake_fills")
+    assert f"`{PROJECT}.execution.lake_fills`" in fills_ddl
+    assert "WITH PARTITION COLUMNS (run_id STRING)" in fills_ddl
+    assert f"uris = ['gs://{BUCKET}/prod/lake/fills/*']" in fills_ddl
+    assert f"hive_partition_uri_prefix = 'gs://{BUCKET}/prod/lake/fills'" in fills_ddl
+
+    # Each object is looked up, its job sent, and the job waited for (getQueryResults) before the
+    # next object: a view is only created once the table it reads exists.
+    sequence = [(c["method"], c["path"].split("/")[-2], c["path"].rsplit("/", 1)[-1]) for c in calls[2:]]
+    for i, stmt in enumerate(expected):
+        get_table, insert_job, wait = sequence[3 * i : 3 * i + 3]
+        assert get_table == ("GET", "tables", stmt.name)
+        assert insert_job[:2] == ("POST", PROJECT) and insert_job[2] == "jobs"
+        assert wait[:2] == ("GET", "queries") and wait[2] == jobs[i]["body"]["jobReference"]["jobId"]
+    assert len(sequence) == 3 * len(expected)
+
+    assert [str(c) for c in report.changes][0] == f"dataset {PROJECT}.execution: created (location EU)"
+    assert [c.action for c in report.changes[1:]] == ["created"] * 10
+    assert report.changed
+
+
+def test_contract_second_register_sends_nothing_and_says_so(fake_bigquery):
+    client = client_for(fake_bigquery)
+    bq.register(client, bucket=BUCKET, location="EU")
+    fake_bigquery.take_calls()
+
+    report = bq.register(client, bucket=BUCKET, location="EU")
+    calls = fake_bigquery.take_calls()
+    assert _writes(calls) == []  # no dataset insert, no job
+    assert len(calls) == 1 + 10  # one GET for the dataset, one per table or view
+    assert not report.changed
+    assert {c.action for c in report.changes} == {"unchanged"}
+
+    # Without --location the existing dataset's location is used for nothing-to-do runs too.
+    report = bq.register(client, bucket=BUCKET)
+    assert not report.changed and _writes(fake_bigquery.take_calls()) == []
+
+
+def test_contract_changed_definition_replaces_only_that_object(fake_bigquery):
+    client = client_for(fake_bigquery)
+    bq.register(client, bucket=BUCKET, location="US")
+    # An object whose definition differs (here: its fingerprint label) is replaced; the rest is left alone.
+    fake_bigquery.tables["execution.lake_positions"]["labels"] = {bq.FINGERPRINT_LABEL: "0000000000000000"}
+    del fake_bigquery.tables["execution.fills"]
+    fake_bigquery.take_calls()
+
+    report = bq.register(client, bucket=BUCKET)
+    jobs = [c for c in _writes(fake_bigquery.take_calls()) if c["path"].endswith("/jobs")]
+    sent = [_CREATE.search(j["body"]["configuration"]["query"]["query"]).group(2) for j in jobs]
+    assert sent == [f"{PROJECT}.execution.lake_positions", f"{PROJECT}.execution.fills"]
+    assert all(j["body"]["jobReference"]["location"] == "US" for j in jobs)
+    actions = {c.object: c.action for c in report.changes}
+    assert actions["external table execution.lake_positions"] == "replaced"
+    assert actions["view execution.fills"] == "created"
+    assert sum(a == "unchanged" for a in actions.values()) == 1 + 8
+
+    # A different bucket changes every external table's fingerprint, but not the views'.
+    report = bq.register(client, bucket="another-bucket")
+    changed = sorted(c.object for c in report.changes if c.action == "replaced")
+    assert changed == sorted(f"external table execution.lake_{t}" for t in ("orders", "fills", "positions", "equity_curve", "runs"))
+
+
+def test_contract_missing_dataset_without_location_is_an_error_before_any_write(fake_bigquery):
+    with pytest.raises(bq.RegistrationError, match="does not exist; pass --location"):
+        bq.register(client_for(fake_bigquery), bucket=BUCKET)
+    assert _writes(fake_bigquery.take_calls()) == []
+
+
+def test_contract_dataset_in_another_location_is_an_error(fake_bigquery):
+    bq.register(client_for(fake_bigquery), bucket=BUCKET, location="EU")
+    fake_bigquery.take_calls()
+    with pytest.raises(bq.RegistrationError, match="exists in location EU, not US"):
+        bq.register(client_for(fake_bigquery), bucket=BUCKET, location="US")
+    assert _writes(fake_bigquery.take_calls()) == []
+
+
+def test_contract_rejected_statement_names_the_object(fake_bigquery):
+    fake_bigquery.reject.add("lake_orders")
+    with pytest.raises(bq.RegistrationError, match=r"execution\.lake_orders.*rejected DDL"):
+        bq.register(client_for(fake_bigquery), bucket=BUCKET, location="EU")
+
+
+def test_contract_bad_arguments_never_reach_the_api(fake_bigquery):
+    client = client_for(fake_bigquery)
+    for kwargs, message in [
+        ({"bucket": "gs://Bad_Bucket"}, "invalid GCS bucket"),
+        ({"bucket": "gs://ok-bucket/../x"}, "invalid path segment"),
+        ({"bucket": BUCKET, "dataset": "exec-ution"}, "invalid BigQuery dataset"),
+        ({"bucket": BUCKET, "location": "EU'; DROP"}, "invalid BigQuery location"),
+    ]:
+        with pytest.raises(bq.RegistrationError, match=message):
+            bq.register(client, **kwargs)
+    assert fake_bigquery.take_calls() == []
+
+
+def test_register_dry_run_prints_the_statements_and_calls_nothing(capsys):
+    assert main(["register", "--project", PROJECT, "--bucket", f"gs://{BUCKET}/prod", "--location", "EU", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"CREATE SCHEMA IF NOT EXISTS `{PROJECT}.execution`\nOPTIONS (location = 'EU');" in out
+    for stmt in bq.statements(lake_root=f"gs://{BUCKET}/prod", project=PROJECT, fingerprints=True):
+        assert stmt.sql in out
+    assert out.count("CREATE OR REPLACE EXTERNAL TABLE") == 5 and out.count("CREATE OR REPLACE VIEW") == 5
+
+
+def test_register_needs_a_bucket(capsys, monkeypatch):
+    monkeypatch.delenv("EXECUTION_STORE_GCS_BUCKET", raising=False)
+    assert main(["register", "--project", PROJECT, "--dry-run"]) == 2
+    assert "no bucket" in capsys.readouterr().err
