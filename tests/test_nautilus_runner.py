@@ -1,0 +1,59 @@
+"""`lake backtest`: real backtests in subprocesses, each written as a committed run with its own log."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from lake.backtest.runner import BacktestSpec, run_backtests, variants
+from lake.cli import main
+from lake.errors import LakeError
+
+
+def _committed(dest) -> set[str]:
+    return {p.name.split("=", 1)[1] for p in (dest / "lake" / "runs").glob("run_id=*") if (p / "part-00000.parquet").exists()}
+
+
+def test_lake_backtest_writes_new_runs_and_keeps_earlier_ones(tmp_path, capsys):
+    dest = tmp_path / "lakehouse"
+    args = ["backtest", "--dest", str(dest), "--runs", "3", "--bars", "300", "--bar-minutes", "1", "--no-progress"]
+    assert main(args) == 0
+    first = _committed(dest)
+    assert len(first) == 3
+    assert main(args) == 0
+    second = _committed(dest)
+    assert len(second) == 6 and first < second  # new run ids, earlier runs kept
+    printed = capsys.readouterr().out
+    assert all(run_id in printed for run_id in second)
+
+    for run_id in first:
+        summary = json.loads((dest / "backtest_results" / run_id / "summary.json").read_text())
+        assert summary["nautilus_trader_version"] and summary["equity_source"] == "equity_recorder"
+        config = json.loads((dest / "config" / run_id / "backtest_config.json").read_text())
+        assert config["backtest"]["run_id"] == run_id and config["strategies"][0]["path"] == "lake.backtest.strategies:EMACross"
+        # Each subprocess captured its own engine log (JSON lines), and only its own.
+        (log,) = list((dest / "logs" / run_id).iterdir())
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        assert lines and {"timestamp", "level", "component", "message"} <= set(lines[0])
+        assert any("EMACross" in line["component"] for line in lines)
+        row = pq.read_table(dest / "lake" / "runs" / f"run_id={run_id}" / "part-00000.parquet").to_pylist()[0]
+        fills = pq.read_table(dest / "lake" / "fills" / f"run_id={run_id}" / "part-00000.parquet")
+        assert row["fill_count"] == fills.num_rows > 0
+        assert row["instrument_ids"] in ("BTCUSDT.BINANCE", "ETHUSDT.BINANCE", "BTCUSDT.BINANCE,ETHUSDT.BINANCE")
+
+
+def test_variants_cover_both_symbols_oms_and_accounts():
+    specs = variants(6)
+    assert {s.symbols for s in specs} == {("BTCUSDT",), ("ETHUSDT",), ("BTCUSDT", "ETHUSDT")}
+    assert {s.oms_type for s in specs} == {"NETTING", "HEDGING"} and {s.account_type for s in specs} == {"MARGIN", "CASH"}
+    assert {s.entry for s in specs} == {"MARKET", "LIMIT"}
+    assert BacktestSpec.from_json(specs[2].to_json()) == specs[2]
+
+
+def test_failed_backtest_names_the_run(tmp_path):
+    spec = BacktestSpec(symbols=("XRPUSDT",), bars=100, run_id="bad-run-1")
+    with pytest.raises(LakeError, match=r"bad-run-1.*XRPUSDT"):
+        run_backtests([spec], tmp_path, progress=False)
+    assert not (tmp_path / "lake").exists()
