@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "lake.cli.core",
     "lake.cli.backtest",
     "lake.cli.sql",
+    "lake.cli.gcs",
 ]
 
 
