@@ -10,6 +10,7 @@
 -- Parameters:
 --   @run_a STRING  the first run (A)
 --   @run_b STRING  the second run (B)
+-- (Counts are cast back to INT64: DuckDB sums integers into 128-bit ones.)
 WITH pnl AS (
   SELECT
     p.run_id,
@@ -58,12 +59,12 @@ SELECT
   SUM(IF(run_id = @run_a, commission, 0)) AS commission_a,
   SUM(IF(run_id = @run_b, commission, 0)) AS commission_b,
   SUM(IF(run_id = @run_b, commission, -commission)) AS commission_diff,
-  SUM(IF(run_id = @run_a, fills, 0)) AS fills_a,
-  SUM(IF(run_id = @run_b, fills, 0)) AS fills_b,
+  CAST(SUM(IF(run_id = @run_a, fills, 0)) AS INT64) AS fills_a,
+  CAST(SUM(IF(run_id = @run_b, fills, 0)) AS INT64) AS fills_b,
   SUM(IF(run_id = @run_a, volume, 0)) AS volume_a,
   SUM(IF(run_id = @run_b, volume, 0)) AS volume_b,
-  SUM(IF(run_id = @run_a, closed_positions, 0)) AS closed_positions_a,
-  SUM(IF(run_id = @run_b, closed_positions, 0)) AS closed_positions_b,
+  CAST(SUM(IF(run_id = @run_a, closed_positions, 0)) AS INT64) AS closed_positions_a,
+  CAST(SUM(IF(run_id = @run_b, closed_positions, 0)) AS INT64) AS closed_positions_b,
   SAFE_DIVIDE(SUM(IF(run_id = @run_a, winning_positions, 0)), SUM(IF(run_id = @run_a, closed_positions, 0))) AS win_rate_a,
   SAFE_DIVIDE(SUM(IF(run_id = @run_b, winning_positions, 0)), SUM(IF(run_id = @run_b, closed_positions, 0))) AS win_rate_b
 FROM per_run
