@@ -7,7 +7,8 @@ fixes everything in one pass.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+import os
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import pandera.errors
 import polars as pl
@@ -58,14 +59,6 @@ def _plain(value):
     return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
 
 
-def check_table(table: Table, data) -> tuple[pa.Table | None, list[Failure]]:
-    failures: list[Failure] = []
-    conformed = conform(table, data, failures)
-    if conformed is not None:
-        failures += pandera_failures(table, conformed)
-    return conformed, failures
-
-
 def reference_failures(tables: dict[str, pa.Table]) -> list[Failure]:
     """Fills must reference orders and positions of the same run."""
     checks = [
@@ -90,16 +83,32 @@ def reference_failures(tables: dict[str, pa.Table]) -> list[Failure]:
     return failures
 
 
+def conform_run(run: Run) -> tuple[dict[str, pa.Table], list[Failure]]:
+    """The run's tables in contract shape (those that could be), and what stopped the others."""
+    failures: list[Failure] = []
+    tables = {}
+    for name, data in run.tables().items():
+        conformed = conform(RUN_TABLES[name], data, failures)
+        if conformed is not None:
+            tables[name] = conformed
+    return tables, failures
+
+
+def submit_checks(pool: Executor, tables: dict[str, pa.Table]) -> list[Future]:
+    """Pandera per table and the cross-table references, as futures of failure lists."""
+    futures = [pool.submit(pandera_failures, RUN_TABLES[name], t) for name, t in tables.items()]
+    if len(tables) == len(RUN_TABLES):
+        futures.append(pool.submit(reference_failures, tables))
+    return futures
+
+
 def validate_run(run: Run) -> dict[str, pa.Table]:
     """The run's four tables as contract Arrow tables; ValidationError listing every problem otherwise."""
-    inputs = run.tables()
-    # Tables are independent; Arrow and polars release the GIL, so two threads overlap.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(inputs, pool.map(lambda name: check_table(RUN_TABLES[name], inputs[name]), inputs)))
-    failures = [f for _, fs in results.values() for f in fs]
-    tables = {name: t for name, (t, _) in results.items() if t is not None}
-    if len(tables) == len(inputs):
-        failures += reference_failures(tables)
+    tables, failures = conform_run(run)
+    # Arrow and polars release the GIL: the tables are checked in parallel.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for future in submit_checks(pool, tables):
+            failures += future.result()
     if failures:
         raise ValidationError(run.run_id, failures)
     return tables

@@ -35,11 +35,11 @@ from lake.encode import (
     scrub,
     to_jsonable,
 )
-from lake.errors import ConflictError, LakeError
+from lake.errors import ConflictError, LakeError, ValidationError
 from lake.run import Run
 from lake.runs_row import build_runs_row
 from lake.stores import ObjectExistsError, ObjectNotFoundError, PutOutcome, Store, open_store
-from lake.validate import validate_run
+from lake.validate import conform_run, submit_checks
 from lake.version import __version__
 from schemas import RUN_TABLES, RUNS
 
@@ -99,8 +99,7 @@ def write_run(run: Run, dest, *, overwrite: bool = False, progress: Progress | N
     """
     if not isinstance(run, Run):
         raise LakeError(f"write_run expects a lake.Run, got {type(run).__name__}")
-    tables = validate_run(run)
-    summary, blobs, summary_blob = encode_run(run, tables)
+    tables, summary, blobs, summary_blob = prepare(run)
     store = open_store(dest)
     return _commit(store, run.run_id, tables, summary, blobs, summary_blob, overwrite, progress)
 
@@ -110,30 +109,49 @@ async def write_run_async(run: Run, dest, *, overwrite: bool = False, progress: 
     return await asyncio.to_thread(write_run, run, dest, overwrite=overwrite, progress=progress)
 
 
-def encode_run(run: Run, tables: dict[str, pa.Table]) -> tuple[dict, list[Blob], Blob]:
-    """Every object of the run but the runs row, encoded once (tables in parallel)."""
+def prepare(run: Run) -> tuple[dict[str, pa.Table], dict, list[Blob], Blob]:
+    """Validate the run and encode every object but the runs row, or raise before anything is written.
+
+    Each table's Parquet encoding runs beside its Pandera checks (both release
+    the GIL); if any check fails the encoded bytes are simply dropped.
+    """
+    summary, extra_blobs, summary_blob = encode_documents(run)
+    tables, failures = conform_run(run)
+    order = sorted(tables, key=lambda n: -tables[n].num_rows)  # largest first keeps both workers busy
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        encoded = {n: pool.submit(parquet_bytes, tables[n], RUN_TABLES[n], run.run_id) for n in order}
+        for future in submit_checks(pool, {n: tables[n] for n in order}):
+            failures += future.result()
+        if failures:
+            for future in encoded.values():
+                future.cancel()
+            raise ValidationError(run.run_id, failures)
+        blobs = [
+            Blob(
+                (layout.spec_table_key(run.run_id, n), layout.lake_key(n, run.run_id)),
+                encoded[n].result(),
+                PARQUET_CONTENT_TYPE,
+                tables[n].num_rows,
+            )
+            for n in RUN_TABLES
+        ]
+    return tables, summary, blobs + extra_blobs, summary_blob
+
+
+def encode_documents(run: Run) -> tuple[dict, list[Blob], Blob]:
+    """Summary, config and log: secrets redacted from the JSON and scrubbed from the text."""
     secrets: set[str] = set()
     config = redact(run.config, secrets) if run.config is not None else None
     summary = to_jsonable(redact(run.summary, secrets), "summary")
     if not isinstance(summary, dict):
         raise LakeError(f"summary must be a dict, got {type(run.summary).__name__}")
     summary_data = _scrubbed(json_bytes(summary, "summary"), secrets)
-    config_data = _scrubbed(json_bytes(config, "config"), secrets) if config is not None else None
-    log_data = _log_bytes(run.log, secrets) if run.log is not None else None
-
-    def encode_table(name: str) -> Blob:
-        keys = (layout.spec_table_key(run.run_id, name), layout.lake_key(name, run.run_id))
-        data = parquet_bytes(tables[name], RUN_TABLES[name], run.run_id)
-        return Blob(keys, data, PARQUET_CONTENT_TYPE, tables[name].num_rows)
-
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        blobs = list(pool.map(encode_table, RUN_TABLES))
-    if config_data is not None:
-        blobs.append(Blob((layout.config_key(run.run_id),), config_data, JSON_CONTENT_TYPE))
-    if log_data is not None:
-        blobs.append(Blob((layout.log_key(run.run_id),), log_data, TEXT_CONTENT_TYPE))
-    summary_blob = Blob((layout.summary_key(run.run_id),), summary_data, JSON_CONTENT_TYPE)
-    return summary, blobs, summary_blob
+    blobs = []
+    if run.config is not None:
+        blobs.append(Blob((layout.config_key(run.run_id),), _scrubbed(json_bytes(config, "config"), secrets), JSON_CONTENT_TYPE))
+    if run.log is not None:
+        blobs.append(Blob((layout.log_key(run.run_id),), _log_bytes(run.log, secrets), TEXT_CONTENT_TYPE))
+    return summary, blobs, Blob((layout.summary_key(run.run_id),), summary_data, JSON_CONTENT_TYPE)
 
 
 def _scrubbed(data: bytes, secrets: set[str]) -> bytes:

@@ -15,8 +15,7 @@ from lake.errors import DestinationError, ValidationError
 from lake.inspect import validate_destination
 from lake.run import Run
 from lake.synthetic import synthetic_run
-from lake.validate import validate_run
-from lake.writer import encode_run
+from lake.writer import prepare
 from tests.gcs_emulator import gcs, gcs_server  # noqa: F401  (pytest fixtures)
 
 
@@ -41,7 +40,7 @@ def test_sync_upload_writes_the_spec_layout_from_dataframes(gcs):
     # Byte for byte what write_run makes of the same run.
     same = Run("facade-run-1", src.summary, config={"strategy": "EMACross", "api_key": "abc123secret"},
                log="started\nused abc123secret\n", **frames)  # fmt: skip
-    _, blobs, summary_blob = encode_run(same, validate_run(same))
+    _, _, blobs, summary_blob = prepare(same)
     for blob in [*blobs, summary_blob]:
         for key in blob.keys:
             assert objects[key] == blob.data, key

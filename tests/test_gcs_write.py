@@ -24,8 +24,7 @@ from lake.inspect import validate_destination
 from lake.stores.base import PutOutcome
 from lake.stores.gcs import GCSStore
 from lake.synthetic import synthetic_run
-from lake.validate import validate_run
-from lake.writer import encode_run
+from lake.writer import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT_TYPES = {".parquet": PARQUET_CONTENT_TYPE, ".json": JSON_CONTENT_TYPE, ".log": TEXT_CONTENT_TYPE}
@@ -33,7 +32,7 @@ CONTENT_TYPES = {".parquet": PARQUET_CONTENT_TYPE, ".json": JSON_CONTENT_TYPE, "
 
 def expected_objects(run) -> dict[str, bytes]:
     """Every object of the run but the manifest and runs row (which carry created_at), as write_run encodes it."""
-    _, blobs, summary_blob = encode_run(run, validate_run(run))
+    _, _, blobs, summary_blob = prepare(run)
     return {key: b.data for b in [*blobs, summary_blob] for key in b.keys}
 
 
