@@ -104,6 +104,7 @@ def check_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
         check.problems.append(f"missing {key} (listed in the manifest)")
 
     tables: dict[str, pa.Table] = {}
+    checked: dict[bytes, pa.Table | None] = {}  # a spec file and its lake partition are usually the same bytes
     for key in sorted(keys):
         if key == layout.manifest_key(run_id):
             continue
@@ -117,7 +118,9 @@ def check_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
             check.problems.append(f"{key}: bytes differ from the manifest (size or CRC32C)")
         table = _table_of(run_id, key)
         if table is not None:
-            parsed = _check_parquet(run_id, key, table, data, check)
+            if data not in checked:
+                checked[data] = _check_parquet(run_id, key, table, data, check)
+            parsed = checked[data]
             if parsed is not None and key.startswith(layout.LAKE_ROOT + "/"):
                 tables[table.name] = parsed
         elif key == layout.summary_key(run_id):
