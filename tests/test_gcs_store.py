@@ -71,7 +71,7 @@ def test_different_bytes_conflict_unless_overwrite(gcs):
     assert gcs.objects() == {"s/x.log": b"second", "t/x.log": b"second"}
 
 
-def test_emulator_enforces_create_only_on_multipart_but_not_resumable_uploads(gcs):
+def test_emulator_enforces_create_only_on_multipart_uploads_only(gcs):
     """The fact the README relies on, checked on this emulator build with the plain client."""
     bucket = gcs.client().bucket(gcs.bucket)
     bucket.blob("small").upload_from_string(b"one", if_generation_match=0)
@@ -83,6 +83,9 @@ def test_emulator_enforces_create_only_on_multipart_but_not_resumable_uploads(gc
     bucket.blob("big").upload_from_string(big, if_generation_match=0)
     bucket.blob("big").upload_from_string(b"y" * len(big), if_generation_match=0)  # not refused here
     assert bucket.blob("big").download_as_bytes(start=0, end=0) == b"y"
+
+    bucket.copy_blob(bucket.blob("big"), bucket, "small", if_generation_match=0)  # nor on copies
+    assert bucket.get_blob("small").size == len(big)
 
 
 def test_large_objects_are_create_only_through_the_store(gcs):
