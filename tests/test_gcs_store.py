@@ -226,3 +226,13 @@ def test_settings_from_environment(monkeypatch):
     store = GCSStore("execution-store-test")
     assert (store.deadline, store.max_concurrency) == (7.5, 3)
     assert GCSStore("execution-store-test", deadline=2, max_concurrency=5).max_concurrency == 5
+
+
+def test_no_credentials_is_a_destination_error_naming_the_fix(monkeypatch, tmp_path):
+    for name in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud ADC file
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{free_port()}")  # no metadata server
+    monkeypatch.setenv("GCE_METADATA_IP", f"127.0.0.1:{free_port()}")
+    with pytest.raises(DestinationError, match="Application Default Credentials"):
+        GCSStore("execution-store-test").exists("backtest_results/r/summary.json")
