@@ -35,6 +35,8 @@ class Spec:
 SPECS: dict[str, Spec] = {
     "BTCUSDT": Spec("BTCUSDT", "BTC", "USDT", 2, 6, 42_000.0, 0.0015, 25.0, Decimal("0.001")),
     "ETHUSDT": Spec("ETHUSDT", "ETH", "USDT", 2, 5, 2_300.0, 0.0020, 400.0, Decimal("0.001")),
+    "SOLUSDT": Spec("SOLUSDT", "SOL", "USDT", 3, 3, 100.0, 0.0030, 8_000.0, Decimal("0.001")),
+    "BNBUSDT": Spec("BNBUSDT", "BNB", "USDT", 2, 4, 310.0, 0.0020, 2_500.0, Decimal("0.001")),
 }
 
 
