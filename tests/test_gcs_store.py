@@ -236,3 +236,11 @@ def test_no_credentials_is_a_destination_error_naming_the_fix(monkeypatch, tmp_p
     monkeypatch.setenv("GCE_METADATA_IP", f"127.0.0.1:{free_port()}")
     with pytest.raises(DestinationError, match="Application Default Credentials"):
         GCSStore("execution-store-test").exists("backtest_results/r/summary.json")
+
+
+def test_bad_settings_are_destination_errors(monkeypatch):
+    monkeypatch.setenv("EXECUTION_STORE_GCS_DEADLINE", "two minutes")
+    with pytest.raises(DestinationError, match="EXECUTION_STORE_GCS_DEADLINE"):
+        GCSStore("execution-store-test")
+    with pytest.raises(DestinationError, match="max_concurrency"):
+        GCSStore("execution-store-test", deadline=5, max_concurrency=-1)

@@ -151,10 +151,13 @@ class GCSStore:
         self.bucket_name = check_results_bucket(bucket if bucket is not None else default_bucket())
         self.prefix = _check_path(prefix.strip("/"), what="prefix", allow_empty=True)
         self.url = f"gs://{self.bucket_name}" + (f"/{self.prefix}" if self.prefix else "")
-        self.max_concurrency = int(max_concurrency or os.environ.get(CONCURRENCY_ENV) or DEFAULT_CONCURRENCY)
-        self.deadline = float(deadline if deadline is not None else os.environ.get(DEADLINE_ENV) or DEFAULT_DEADLINE)
+        try:
+            self.max_concurrency = int(max_concurrency or os.environ.get(CONCURRENCY_ENV) or DEFAULT_CONCURRENCY)
+            self.deadline = float(deadline if deadline is not None else os.environ.get(DEADLINE_ENV) or DEFAULT_DEADLINE)
+        except ValueError as exc:
+            raise DestinationError(f"bad {CONCURRENCY_ENV} or {DEADLINE_ENV}: {exc}") from None
         if self.max_concurrency < 1 or self.deadline <= 0:
-            raise DestinationError("max_concurrency must be >= 1 and deadline > 0")
+            raise DestinationError(f"max_concurrency ({self.max_concurrency}) must be >= 1 and deadline ({self.deadline}) > 0")
         self.request_timeout = request_timeout
         self._project = project
         self._client = client
@@ -199,9 +202,11 @@ class GCSStore:
     def _retry(self, deadline_at: float):
         from google.api_core.retry import Retry
 
+        from google.api_core.exceptions import RetryError
+
         remaining = deadline_at - time.monotonic()
-        if remaining <= 0:
-            raise StoreError(f"{self.url}: gave up after the {self.deadline:g}s retry deadline")
+        if remaining <= 0:  # _errors names the object and the deadline
+            raise RetryError("no time left for another request", None)
         return Retry(predicate=is_retryable, initial=0.25, maximum=8.0, multiplier=2.0, timeout=remaining)
 
     @contextmanager
