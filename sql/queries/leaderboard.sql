@@ -22,6 +22,24 @@ WITH selected_runs AS (
   FROM execution.runs AS r
   WHERE ARRAY_LENGTH(@run_ids) = 0 OR r.run_id IN UNNEST(@run_ids)
 ),
+fills_by_currency AS (
+  -- One pass over the fills: commission per currency, and what the run totals need.
+  SELECT
+    f.run_id,
+    f.commission_currency AS currency,
+    SUM(f.commission) AS commission,
+    COUNT(*) AS trades,
+    SUM(f.last_qty * f.last_px) AS turnover
+  FROM execution.fills AS f
+  JOIN selected_runs AS s ON s.run_id = f.run_id
+  GROUP BY f.run_id, f.commission_currency
+),
+activity AS (
+  -- Casts keep BigQuery's types on every engine (DuckDB sums INT64 into 128 bits).
+  SELECT run_id, CAST(SUM(trades) AS INT64) AS trades, CAST(SUM(turnover) AS NUMERIC) AS turnover
+  FROM fills_by_currency
+  GROUP BY run_id
+),
 pnl AS (
   SELECT
     p.run_id,
@@ -33,50 +51,25 @@ pnl AS (
   JOIN selected_runs AS s ON s.run_id = p.run_id
   GROUP BY p.run_id, p.currency
 ),
-commission AS (
-  SELECT f.run_id, f.commission_currency AS currency, SUM(f.commission) AS commission
-  FROM execution.fills AS f
-  JOIN selected_runs AS s ON s.run_id = f.run_id
-  GROUP BY f.run_id, f.commission_currency
-),
-activity AS (
-  SELECT f.run_id, COUNT(*) AS trades, SUM(CAST(f.last_qty * f.last_px AS NUMERIC)) AS turnover
-  FROM execution.fills AS f
-  JOIN selected_runs AS s ON s.run_id = f.run_id
-  GROUP BY f.run_id
-),
-equity AS (
-  SELECT
-    e.run_id,
-    e.currency,
-    e.ts,
-    e.equity,
-    MAX(e.equity) OVER (
-      PARTITION BY e.run_id, e.currency ORDER BY e.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-    ) AS peak,
-    ROW_NUMBER() OVER (PARTITION BY e.run_id, e.currency, DATE(e.ts) ORDER BY e.ts DESC) AS nth_last_of_day
-  FROM execution.equity_curve AS e
-  JOIN selected_runs AS s ON s.run_id = e.run_id
-),
 drawdown AS (
   SELECT
     run_id,
     currency,
     MAX(peak - equity) AS max_drawdown,
     MAX(SAFE_DIVIDE(CAST(peak - equity AS FLOAT64), CAST(peak AS FLOAT64))) AS max_drawdown_pct
-  FROM equity
+  FROM (
+    -- (ts, currency) is unique within a run, so the running peak needs no tie-breaker.
+    SELECT e.run_id, e.currency, e.equity, MAX(e.equity) OVER (PARTITION BY e.run_id, e.currency ORDER BY e.ts) AS peak
+    FROM execution.equity_curve AS e
+    JOIN selected_runs AS s ON s.run_id = e.run_id
+  ) AS running
   GROUP BY run_id, currency
 ),
-daily_returns AS (
-  SELECT
-    run_id,
-    currency,
-    SAFE_DIVIDE(
-      CAST(equity AS FLOAT64),
-      CAST(LAG(equity) OVER (PARTITION BY run_id, currency ORDER BY ts) AS FLOAT64)
-    ) - 1 AS daily_return
-  FROM equity
-  WHERE nth_last_of_day = 1
+daily_close AS (
+  SELECT e.run_id, e.currency, DATE(e.ts) AS day, MAX_BY(e.equity, e.ts) AS equity
+  FROM execution.equity_curve AS e
+  JOIN selected_runs AS s ON s.run_id = e.run_id
+  GROUP BY e.run_id, e.currency, DATE(e.ts)
 ),
 sharpe AS (
   SELECT
@@ -84,13 +77,20 @@ sharpe AS (
     currency,
     COUNT(daily_return) AS return_days,
     SAFE_DIVIDE(AVG(daily_return), STDDEV_SAMP(daily_return)) * SQRT(252) AS sharpe
-  FROM daily_returns
+  FROM (
+    SELECT
+      run_id,
+      currency,
+      SAFE_DIVIDE(CAST(equity AS FLOAT64), CAST(LAG(equity) OVER (PARTITION BY run_id, currency ORDER BY day) AS FLOAT64)) - 1
+        AS daily_return
+    FROM daily_close
+  ) AS daily_returns
   GROUP BY run_id, currency
 ),
 run_currencies AS (
   SELECT run_id, currency FROM pnl
   UNION DISTINCT
-  SELECT run_id, currency FROM commission
+  SELECT run_id, currency FROM fills_by_currency
   UNION DISTINCT
   SELECT run_id, currency FROM drawdown
 )
@@ -110,7 +110,7 @@ SELECT
   COALESCE(a.turnover, 0) AS turnover
 FROM run_currencies AS k
 LEFT JOIN pnl AS p ON p.run_id = k.run_id AND p.currency = k.currency
-LEFT JOIN commission AS c ON c.run_id = k.run_id AND c.currency = k.currency
+LEFT JOIN fills_by_currency AS c ON c.run_id = k.run_id AND c.currency = k.currency
 LEFT JOIN activity AS a ON a.run_id = k.run_id
 LEFT JOIN drawdown AS d ON d.run_id = k.run_id AND d.currency = k.currency
 LEFT JOIN sharpe AS s ON s.run_id = k.run_id AND s.currency = k.currency
