@@ -7,6 +7,7 @@ It reads through the Store protocol, so it works on any store.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
@@ -77,15 +78,20 @@ def validate_destination(dest, run_id: str | None = None, progress: Callable[[st
     if run_id is not None:
         layout.check_run_id(run_id)
         found = {run_id: found.get(run_id, [])}
+    committed = sorted(r for r, keys in found.items() if layout.commit_key(r) in keys)
     for rid, keys in sorted(found.items()):
-        if layout.commit_key(rid) in keys:
-            report.runs.append(check_run(store, rid, set(keys)))
-        elif keys:
+        if rid in committed:
+            continue
+        if keys:
             report.uncommitted[rid] = sorted(keys)
         elif run_id is not None:
             report.runs.append(RunCheck(rid, [f"no run {rid!r} in this destination"]))
-        if progress:
-            progress(rid)
+    # Runs are independent: read them as concurrently as the store allows (remote stores gain most).
+    with ThreadPoolExecutor(max_workers=max(1, min(store.max_concurrency, 4))) as pool:
+        for check in pool.map(lambda rid: check_run(store, rid, set(found[rid])), committed):
+            report.runs.append(check)
+            if progress:
+                progress(check.run_id)
     if hasattr(store, "leftover_temp_files"):
         report.leftover_temp_files = store.leftover_temp_files()
     return report
