@@ -23,7 +23,7 @@ import math
 import re
 import uuid
 from collections import defaultdict
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -45,6 +45,7 @@ from schemas import TABLES
 
 SCALE = 9
 _UNIT = Decimal(1).scaleb(-SCALE)
+_WIDE = Context(prec=80)  # room for any float's digits at 9 decimals
 _MAX_UNITS = 10**38 - 1
 _DECIMAL = pa.decimal128(38, SCALE)
 _TS = pa.timestamp("us", tz="UTC")
@@ -78,9 +79,16 @@ def raw_to_units(raw: int, where: str = "value") -> int:
 
 def float_to_units(value: float, where: str = "value") -> int:
     """A Nautilus float (average prices) as 1e-9 units: its shortest repr, rounded half-even."""
+    text = repr(value)
+    whole, dot, frac = text.partition(".")
+    if dot and len(frac) <= SCALE and frac.isdigit() and whole.lstrip("-").isdigit():
+        # Common case, no Decimal needed: the repr already has at most 9 decimals.
+        units = int(whole.lstrip("-") + frac.ljust(SCALE, "0"))
+        return -units if whole.startswith("-") else units
     if not math.isfinite(value):
         raise ExtractionError(f"{where}: {value!r} is not a finite number")
-    return int(Decimal(repr(value)).quantize(_UNIT, rounding=ROUND_HALF_EVEN).scaleb(SCALE))
+    units = Decimal(text).quantize(_UNIT, rounding=ROUND_HALF_EVEN, context=_WIDE).scaleb(SCALE, context=_WIDE)
+    return int(units)
 
 
 def decimal_to_units(value: Decimal, where: str = "value") -> int:
