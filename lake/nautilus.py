@@ -404,7 +404,10 @@ class EquityRecorder(Actor):
             self.subscribe_bars(BarType.from_str(bt))
         for iid in self.config.quote_instrument_ids:
             self.subscribe_quote_ticks(InstrumentId.from_str(iid))
-        self.msgbus.subscribe(topic="events.account.*", handler=self._on_account_state)
+        # Exact topics: in 1.221 a wildcard subscribed after a topic was first published never receives it.
+        topics = {f"events.account.{account.id}" for account in self.cache.accounts()} | {"events.account.*"}
+        for topic in sorted(topics):
+            self.msgbus.subscribe(topic=topic, handler=self._on_account_state)
 
     def on_bar(self, bar: Bar) -> None:
         self._last_price[bar.bar_type.instrument_id] = bar.close
@@ -415,8 +418,9 @@ class EquityRecorder(Actor):
         self._maybe_sample(tick.ts_event)
 
     def _on_account_state(self, event) -> None:
+        # Sampled at the clock's now: 1.221 stamps some margin account states with an earlier ts_event.
         if isinstance(event, AccountState):
-            self.sample(event.ts_event)
+            self.sample(self.clock.timestamp_ns())
 
     def on_stop(self) -> None:
         self.sample(self.clock.timestamp_ns())

@@ -330,6 +330,9 @@ def test_margin_equity_balance_is_account_balance(extracted):
     assert eq[-1]["unrealized_pnl"] == pos.unrealized_pnl(last_close).as_decimal()
     ts = [r["ts"] for r in eq]
     assert ts == sorted(ts) and len(ts) == len(set(ts))
+    # Sampled after every account change: a MARGIN balance moves (commission, realized PnL) exactly at fill times.
+    changes = {b["ts"] for a, b in zip(eq, eq[1:]) if b["balance"] != a["balance"]}
+    assert changes == {f["ts_event"] for f in run.fills.to_pylist()}
 
 
 def test_two_instruments_one_venue(extracted):
