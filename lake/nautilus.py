@@ -102,7 +102,7 @@ def units_array(units: list[int | None]) -> pa.Array:
     """decimal128(38, 9) from integer 1e-9 units (None = null), built without Decimal objects."""
     n = len(units)
     mask = None
-    if any(u is None for u in units):
+    if None in units:
         mask = np.array([u is None for u in units])
         units = [0 if u is None else u for u in units]
     try:
@@ -128,7 +128,10 @@ def units_array(units: list[int | None]) -> pa.Array:
 def ns_arrays(ns: list[int | None]) -> tuple[pa.Array, pa.Array]:
     """(timestamp[us, UTC], int64 exact ns) from UNIX nanoseconds; None = null."""
     exact = pa.array(ns, type=pa.int64())
-    micros = pa.array([None if v is None else v // 1000 for v in ns], type=pa.int64())
+    if exact.null_count == 0:
+        micros = pa.array(np.asarray(ns, dtype=np.int64) // 1000)
+    else:
+        micros = pa.array([None if v is None else v // 1000 for v in ns], type=pa.int64())
     return micros.cast(_TS), exact
 
 
@@ -184,11 +187,6 @@ def _str(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _fixed(value) -> int | None:
-    """Raw integer of a Price/Quantity/Money, or None."""
-    return None if value is None else value.raw
-
-
 def _units(raws: list[int | None], table: str, column: str, ids: list) -> pa.Array:
     d = _RAW_DIVISOR
     if None in raws:
@@ -209,28 +207,89 @@ def _check(table: str, columns: dict[str, pa.Array]) -> pa.Table:
 # ---------------------------------------------------------------- tables
 
 
+_ORDER_COLUMNS = (
+    "client_order_id", "venue_order_id", "strategy_id", "instrument_id", "order_side", "order_type", "quantity",
+    "filled_qty", "price", "trigger_price", "avg_px", "status", "time_in_force", "ts_init", "ts_last",
+)
+_FILL_COLUMNS = (
+    "trade_id", "client_order_id", "venue_order_id", "position_id", "strategy_id", "instrument_id", "order_side",
+    "last_qty", "last_px", "commission", "commission_currency", "liquidity_side", "ts_event",
+)
+
+
 def orders_table(orders: Iterable) -> pa.Table:
     """One row per order, in its last state."""
-    cols: dict[str, list] = defaultdict(list)
+    return orders_and_fills(orders)[0]
+
+
+def fills_table(orders: Iterable) -> pa.Table:
+    """One row per OrderFilled event of the orders."""
+    return orders_and_fills(orders)[1]
+
+
+def orders_and_fills(orders: Iterable) -> tuple[pa.Table, pa.Table]:
+    """Orders and their fills in one pass: one tuple per row, transposed into columns at the end."""
+    order_rows: list[tuple] = []
+    fill_rows: list[tuple] = []
+    add_order, add_fill = order_rows.append, fill_rows.append
+    sides, types, statuses, tifs, liquidity = _side, _order_type, _status, _tif, _liquidity
     for o in orders:
-        cols["client_order_id"].append(o.client_order_id.value)
-        cols["venue_order_id"].append(_str(o.venue_order_id))
-        cols["strategy_id"].append(o.strategy_id.value)
-        cols["instrument_id"].append(str(o.instrument_id))
-        cols["order_side"].append(_side(o.side))
-        cols["order_type"].append(_order_type(o.order_type))
-        cols["quantity"].append(o.quantity.raw)
-        filled = o.filled_qty
-        cols["filled_qty"].append(filled.raw)
-        price = getattr(o, "price", None) if o.has_price else None
-        cols["price"].append(_fixed(price))
-        trigger = getattr(o, "trigger_price", None) if o.has_trigger_price else None
-        cols["trigger_price"].append(_fixed(trigger))
-        cols["avg_px"].append(float_to_units(o.avg_px, f"orders.avg_px ({o.client_order_id})") if filled.raw > 0 else None)
-        cols["status"].append(_status(o.status))
-        cols["time_in_force"].append(_tif(o.time_in_force))
-        cols["ts_init"].append(o.ts_init)
-        cols["ts_last"].append(o.ts_last or o.ts_init)
+        cid, sid, iid = o.client_order_id.value, o.strategy_id.value, str(o.instrument_id)
+        side = sides(o.side)
+        filled = o.filled_qty.raw
+        venue_order_id = o.venue_order_id
+        ts_init = o.ts_init
+        add_order((
+            cid,
+            None if venue_order_id is None else venue_order_id.value,
+            sid,
+            iid,
+            side,
+            types(o.order_type),
+            o.quantity.raw,
+            filled,
+            o.price.raw if o.has_price else None,
+            o.trigger_price.raw if o.has_trigger_price else None,
+            float_to_units(o.avg_px, f"orders.avg_px ({cid})") if filled else None,
+            statuses(o.status),
+            tifs(o.time_in_force),
+            ts_init,
+            o.ts_last or ts_init,
+        ))
+        if not filled:
+            continue
+        # A fill's order identity is its order's: computed once per order, not per fill.
+        for e in o.events:
+            if type(e) is not OrderFilled and not isinstance(e, OrderFilled):
+                continue
+            pid = e.position_id
+            commission = e.commission
+            add_fill((
+                e.trade_id.value,
+                cid,
+                e.venue_order_id.value,
+                None if pid is None else pid.value,
+                sid,
+                iid,
+                sides(e.order_side),
+                e.last_qty.raw,
+                e.last_px.raw,
+                commission.raw,
+                commission.currency.code,
+                liquidity(e.liquidity_side),
+                e.ts_event,
+            ))
+    return _orders_arrow(order_rows), _fills_arrow(fill_rows)
+
+
+def _columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, list]:
+    if not rows:
+        return {name: [] for name in names}
+    return dict(zip(names, map(list, zip(*rows))))
+
+
+def _orders_arrow(rows: list[tuple]) -> pa.Table:
+    cols = _columns(rows, _ORDER_COLUMNS)
     ids = cols["client_order_id"]
     out: dict[str, pa.Array] = {
         name: pa.array(cols[name], pa.string())
@@ -245,38 +304,8 @@ def orders_table(orders: Iterable) -> pa.Table:
     return _check("orders", out)
 
 
-def fills_table(orders: Iterable) -> pa.Table:
-    """One row per OrderFilled event of the orders."""
-    cols: dict[str, list] = defaultdict(list)
-    trade_id, client_order_id, venue_order_id, position_id = (
-        cols["trade_id"], cols["client_order_id"], cols["venue_order_id"], cols["position_id"])
-    strategy_id, instrument_id, order_side = cols["strategy_id"], cols["instrument_id"], cols["order_side"]
-    last_qty, last_px, commission, commission_currency = (
-        cols["last_qty"], cols["last_px"], cols["commission"], cols["commission_currency"])
-    liquidity_side, ts_event = cols["liquidity_side"], cols["ts_event"]
-    for o in orders:
-        if not o.filled_qty.raw:
-            continue
-        # Identity is the order's: computed once per order, not per fill.
-        cid, sid, iid = o.client_order_id.value, o.strategy_id.value, str(o.instrument_id)
-        for e in o.events:
-            if not isinstance(e, OrderFilled):
-                continue
-            trade_id.append(e.trade_id.value)
-            client_order_id.append(cid)
-            venue_order_id.append(e.venue_order_id.value)
-            pid = e.position_id
-            position_id.append(None if pid is None else pid.value)
-            strategy_id.append(sid)
-            instrument_id.append(iid)
-            order_side.append(_side(e.order_side))
-            last_qty.append(e.last_qty.raw)
-            last_px.append(e.last_px.raw)
-            money = e.commission
-            commission.append(money.raw)
-            commission_currency.append(money.currency.code)
-            liquidity_side.append(_liquidity(e.liquidity_side))
-            ts_event.append(e.ts_event)
+def _fills_arrow(rows: list[tuple]) -> pa.Table:
+    cols = _columns(rows, _FILL_COLUMNS)
     ids = cols["trade_id"]
     out: dict[str, pa.Array] = {
         name: pa.array(cols[name], pa.string())
@@ -289,31 +318,44 @@ def fills_table(orders: Iterable) -> pa.Table:
     return _check("fills", out)
 
 
+_POSITION_COLUMNS = (
+    "position_id", "strategy_id", "instrument_id", "opening_order_id", "closing_order_id", "entry", "side",
+    "quantity", "peak_qty", "avg_px_open", "avg_px_close", "realized_pnl", "currency", "ts_opened", "ts_closed",
+    "is_snapshot",
+)
+
+
 def positions_table(positions: Iterable, snapshots: Iterable = ()) -> pa.Table:
     """Positions, then snapshots of closed NETTING legs (is_snapshot=True, id '<position_id>-<uuid>')."""
-    cols: dict[str, list] = defaultdict(list)
+    rows: list[tuple] = []
+    add = rows.append
+    sides, position_sides = _side, _position_side
     for is_snapshot, group in ((False, positions), (True, snapshots)):
         for p in group:
             pid = p.id.value
-            cols["position_id"].append(pid)
-            cols["strategy_id"].append(p.strategy_id.value)
-            cols["instrument_id"].append(str(p.instrument_id))
-            cols["opening_order_id"].append(p.opening_order_id.value)
-            cols["closing_order_id"].append(_str(p.closing_order_id))
-            cols["entry"].append(_side(p.entry))
-            cols["side"].append(_position_side(p.side))
-            cols["quantity"].append(p.quantity.raw)
-            cols["peak_qty"].append(p.peak_qty.raw)
-            cols["avg_px_open"].append(float_to_units(p.avg_px_open, f"positions.avg_px_open ({pid})"))
-            close = p.avg_px_close
-            cols["avg_px_close"].append(float_to_units(close, f"positions.avg_px_close ({pid})") if close else None)
+            closing = p.closing_order_id
+            close_px = p.avg_px_close
             pnl = p.realized_pnl
-            currency = pnl.currency if pnl is not None else p.settlement_currency
-            cols["realized_pnl"].append(pnl.raw if pnl is not None else 0)
-            cols["currency"].append(currency.code)
-            cols["ts_opened"].append(p.ts_opened)
-            cols["ts_closed"].append(p.ts_closed if p.is_closed and p.ts_closed else None)
-            cols["is_snapshot"].append(is_snapshot)
+            closed = p.is_closed
+            add((
+                pid,
+                p.strategy_id.value,
+                str(p.instrument_id),
+                p.opening_order_id.value,
+                None if closing is None else closing.value,
+                sides(p.entry),
+                position_sides(p.side),
+                p.quantity.raw,
+                p.peak_qty.raw,
+                float_to_units(p.avg_px_open, f"positions.avg_px_open ({pid})"),
+                float_to_units(close_px, f"positions.avg_px_close ({pid})") if close_px else None,
+                0 if pnl is None else pnl.raw,
+                (p.settlement_currency if pnl is None else pnl.currency).code,
+                p.ts_opened,
+                p.ts_closed if closed and p.ts_closed else None,
+                is_snapshot,
+            ))
+    cols = _columns(rows, _POSITION_COLUMNS)
     ids = cols["position_id"]
     out: dict[str, pa.Array] = {
         name: pa.array(cols[name], pa.string())
@@ -351,6 +393,18 @@ def account_state_samples(accounts: Iterable) -> dict[tuple[int, str], tuple[int
     Balances of several accounts in one currency are added up; the last state at a
     given microsecond wins.
     """
+    accounts = list(accounts)
+    d = _RAW_DIVISOR
+    if len(accounts) == 1:  # the usual case: no sums across accounts needed
+        samples: dict[tuple[int, str], tuple[int, int]] = {}
+        for state in accounts[0].events:
+            ts = state.ts_event // 1000
+            for balance in state.balances:
+                units, rest = divmod(balance.total.raw, d)
+                if rest:
+                    raw_to_units(balance.total.raw, f"account {accounts[0].id} balance")  # raises
+                samples[(ts, balance.currency.code)] = (units, 0)
+        return samples
     per_account: dict[tuple[int, str], dict[str, int]] = {}
     for account in accounts:
         key = account.id.value
@@ -361,7 +415,7 @@ def account_state_samples(accounts: Iterable) -> dict[tuple[int, str], tuple[int
                     balance.total.raw, f"account {key} balance"
                 )
     # Carry each account's last balance forward so sums stay complete when accounts update at different times.
-    samples: dict[tuple[int, str], tuple[int, int]] = {}
+    samples = {}
     last: dict[str, dict[str, int]] = defaultdict(dict)
     for ts, currency in sorted(per_account):
         last[currency].update(per_account[(ts, currency)])
@@ -524,9 +578,10 @@ def _from_nautilus(engine, run_id, config, log_path) -> Run:
     else:
         equity = equity_table(account_state_samples(cache.accounts()))
         equity_source = "account_states"
+    orders_arrow, fills_arrow = orders_and_fills(orders)
     tables = {
-        "orders": orders_table(orders),
-        "fills": fills_table(orders),
+        "orders": orders_arrow,
+        "fills": fills_arrow,
         "positions": positions_table(cache.positions(), snapshots),
         "equity_curve": equity,
     }
