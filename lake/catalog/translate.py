@@ -81,8 +81,6 @@ def parse_header(text: str, name: str = "<sql>") -> Query:
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped:
-            if comments:
-                continue
             continue
         if not stripped.startswith("--"):
             break
