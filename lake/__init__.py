@@ -23,6 +23,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "__version__",
     "Run",
     "write_run",
     "write_run_async",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import pyarrow as pa
 
 from lake.errors import InvalidRunIdError
 
-TableLike = Union[pa.Table, "pandas.DataFrame"]  # noqa: F821
+if TYPE_CHECKING:
+    import pandas
+
+TableLike = Union[pa.Table, "pandas.DataFrame"]
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 

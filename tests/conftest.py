@@ -1,5 +1,7 @@
 import pytest
 
+pytest_plugins = ["tests.gcs_emulator"]  # the fake-gcs-server fixtures
+
 from lake.synthetic import synthetic_run
 
 

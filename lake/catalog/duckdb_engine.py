@@ -9,64 +9,18 @@ unchanged on a laptop, against a local folder or a gs:// lake.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
 import duckdb
 import pyarrow as pa
 
 from lake.catalog import bigquery as bq
+from lake.catalog.duckdb import connect
 from lake.catalog.translate import Query, QueryError, load_query, parse_header, to_duckdb
-from lake.errors import DestinationError
 from schemas import TABLES
 from sql import SQL_DIR
 
 SCHEMA = bq.DATASET
-
-
-def _lake_views(con: duckdb.DuckDBPyConnection, dest: str) -> None:
-    """Views main.{table} over the lake files (every run, committed or not)."""
-    if dest.startswith("gs://"):
-        _gcs_lake_views(con, dest)
-        return
-    if not Path(dest).is_dir():
-        raise DestinationError(f"no lake at {dest!r}: not a directory")
-    from lake.catalog.duckdb import connect
-
-    connect(dest, con)
-
-
-def _gcs_lake_views(con: duckdb.DuckDBPyConnection, dest: str) -> None:
-    """The same views over gs://bucket[/prefix]: DuckDB reads through gcsfs (httpfs cannot be installed here).
-
-    Credentials are Application Default Credentials, or none against STORAGE_EMULATOR_HOST.
-    """
-    import gcsfs
-
-    from lake import layout
-    from lake.stores.gcs import parse_gcs_url
-
-    bucket, prefix = parse_gcs_url(dest)
-    emulator = os.environ.get("STORAGE_EMULATOR_HOST")
-    fs = gcsfs.GCSFileSystem(endpoint_url=emulator, token="anon") if emulator else gcsfs.GCSFileSystem()
-    con.register_filesystem(fs)
-    root = "/".join(p for p in (bucket, prefix) if p)
-    try:
-        fs.ls(bucket)
-    except FileNotFoundError:
-        raise DestinationError(f"no lake at {dest!r}: bucket {bucket!r} not found") from None
-    for name, table in TABLES.items():
-        pattern = f"gs://{root}/{layout.lake_partition_prefix(name)}*/*.parquet"
-        if fs.glob(pattern):
-            literal = "'" + pattern.replace("'", "''") + "'"  # DDL takes no bound parameters
-            con.execute(
-                f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({literal}, hive_partitioning = true, "
-                "hive_types = {'run_id': 'VARCHAR'}, union_by_name = true)"
-            )
-        else:  # no files yet: an empty view with the contract's columns
-            empty = pa.schema(list(table.arrow_schema) + [pa.field("run_id", pa.string())]).empty_table()
-            con.register(f"_empty_{name}", empty)
-            con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM _empty_{name}")
 
 
 def open_engine(dest: str | os.PathLike) -> duckdb.DuckDBPyConnection:
@@ -74,7 +28,7 @@ def open_engine(dest: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     # BigQuery's DATE(ts) and day boundaries are UTC; DuckDB would use the machine's zone.
     con.execute("SET TimeZone = 'UTC'")
-    _lake_views(con, os.fspath(dest))
+    connect(dest, con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for name in TABLES:
         con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.{bq.external_table_name(name)} AS SELECT * FROM main.{name}")
