@@ -58,7 +58,10 @@ class Churn(Strategy):
         size = Decimal(self.config.sizes[self.config.bar_types.index(str(bar.bar_type))])
         instrument = self.cache.instrument(iid)
         side = OrderSide.BUY if n % 2 == 0 else OrderSide.SELL
-        self.submit_order(self.order_factory.market(iid, side, instrument.make_qty(size)))
+        order = self.order_factory.market(iid, side, instrument.make_qty(size))
+        # The sell closes the position the buy opened (under HEDGING it must be named).
+        open_positions = self.cache.positions_open(instrument_id=iid, strategy_id=self.id) if side == OrderSide.SELL else []
+        self.submit_order(order, position_id=open_positions[0].id if open_positions else None)
 
 
 def build(fills: int, oms: str = "NETTING") -> BacktestEngine:

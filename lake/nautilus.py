@@ -78,17 +78,25 @@ def raw_to_units(raw: int, where: str = "value") -> int:
 
 
 def float_to_units(value: float, where: str = "value") -> int:
-    """A Nautilus float (average prices) as 1e-9 units: its shortest repr, rounded half-even."""
+    """A Nautilus float (average prices) as 1e-9 units: its shortest repr, rounded half-even.
+
+    Done on the repr's digits (no Decimal) unless the repr has an exponent.
+    """
     text = repr(value)
-    whole, dot, frac = text.partition(".")
-    if dot and len(frac) <= SCALE and frac.isdigit() and whole.lstrip("-").isdigit():
-        # Common case, no Decimal needed: the repr already has at most 9 decimals.
-        units = int(whole.lstrip("-") + frac.ljust(SCALE, "0"))
-        return -units if whole.startswith("-") else units
-    if not math.isfinite(value):
-        raise ExtractionError(f"{where}: {value!r} is not a finite number")
-    units = Decimal(text).quantize(_UNIT, rounding=ROUND_HALF_EVEN, context=_WIDE).scaleb(SCALE, context=_WIDE)
-    return int(units)
+    negative = text.startswith("-")
+    whole, dot, frac = text.lstrip("-").partition(".")
+    if not (dot and whole.isdigit() and frac.isdigit()):
+        if not math.isfinite(value):
+            raise ExtractionError(f"{where}: {value!r} is not a finite number")
+        units = Decimal(text).quantize(_UNIT, rounding=ROUND_HALF_EVEN, context=_WIDE).scaleb(SCALE, context=_WIDE)
+        return int(units)
+    units = int(whole + frac[:SCALE].ljust(SCALE, "0"))
+    rest = frac[SCALE:]
+    if rest:
+        first = rest[0]
+        if first > "5" or (first == "5" and (rest[1:].strip("0") or units % 2)):
+            units += 1
+    return -units if negative else units
 
 
 def decimal_to_units(value: Decimal, where: str = "value") -> int:
@@ -129,7 +137,7 @@ def ns_arrays(ns: list[int | None]) -> tuple[pa.Array, pa.Array]:
     """(timestamp[us, UTC], int64 exact ns) from UNIX nanoseconds; None = null."""
     exact = pa.array(ns, type=pa.int64())
     if exact.null_count == 0:
-        micros = pa.array(np.asarray(ns, dtype=np.int64) // 1000)
+        micros = pa.array(exact.to_numpy() // 1000)
     else:
         micros = pa.array([None if v is None else v // 1000 for v in ns], type=pa.int64())
     return micros.cast(_TS), exact
@@ -190,13 +198,16 @@ def _str(value) -> str | None:
 def _units(raws: list[int | None], table: str, column: str, ids: list) -> pa.Array:
     d = _RAW_DIVISOR
     if None in raws:
-        pairs = [(None, 0) if r is None else divmod(r, d) for r in raws]
+        units = [None if r is None else r // d for r in raws]
+        inexact = any(r % d for r in raws if r is not None)
     else:
-        pairs = [divmod(r, d) for r in raws]
-    for i, (_, rest) in enumerate(pairs):
-        if rest:
-            raw_to_units(raws[i], f"{table}.{column} row {i} ({ids[i]})")  # raises, naming the row
-    return units_array([q for q, _ in pairs])
+        units = [r // d for r in raws]
+        inexact = any(r % d for r in raws)
+    if inexact:
+        for i, r in enumerate(raws):
+            if r is not None and r % d:
+                raw_to_units(r, f"{table}.{column} row {i} ({ids[i]})")  # raises, naming the row
+    return units_array(units)
 
 
 def _check(table: str, columns: dict[str, pa.Array]) -> pa.Table:

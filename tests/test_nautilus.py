@@ -382,9 +382,22 @@ def test_raw_conversion_is_exact_and_refuses_extra_decimals():
     assert arr.to_pylist() == [Decimal("123456789012.123456789"), None, Decimal("-5E-9")]
 
 
+def test_inexact_value_names_table_column_row_and_id():
+    from lake.nautilus import _units
+    from nautilus_trader.model.objects import Price
+
+    ok, bad = Price.from_str("1.5").raw, Price.from_str("2.0000000001").raw
+    with pytest.raises(ExtractionError, match=r"fills\.last_px row 1 \(T-2\): 2\.0000000001 needs more than 9 decimals"):
+        _units([ok, bad], "fills", "last_px", ["T-1", "T-2"])
+
+
 def test_float_average_prices_round_half_even():
     assert float_to_units(42777.369999999995) == 42777_370000000
     assert float_to_units(0.1) == 100000000
+    # Ties on the repr's 10th decimal go to the even 9th digit; anything past a 5 rounds up.
+    assert float_to_units(0.1234567895) == 123456790 and float_to_units(0.1234567885) == 123456788
+    assert float_to_units(-0.1234567895) == -123456790 and float_to_units(0.12345678851) == 123456789
+    assert float_to_units(1e20) == 10**29 and float_to_units(1e-10) == 0
     with pytest.raises(ExtractionError):
         float_to_units(float("nan"))
 
