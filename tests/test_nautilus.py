@@ -405,3 +405,32 @@ def test_float_average_prices_round_half_even():
 def test_equity_table_sorted_and_checked():
     t = equity_table({(2, "USDT"): (10, 5), (1, "USDT"): (3, -1)})
     assert [r["equity"] for r in t.to_pylist()] == [Decimal("2E-9"), Decimal("1.5E-8")]
+
+
+def test_equity_recorder_on_quotes_samples_each_interval():
+    """Quote-driven runs: one sample per interval (here a minute of 1-second quotes), not per quote."""
+    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+    from nautilus_trader.config import LoggingConfig
+    from nautilus_trader.model.enums import AccountType, OmsType
+    from nautilus_trader.model.identifiers import Venue
+    from nautilus_trader.model.objects import Money
+
+    from lake.backtest import market_data as md
+    from lake.nautilus import EquityRecorder, EquityRecorderConfig
+
+    eng = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True)))
+    eng.add_venue(Venue("BINANCE"), oms_type=OmsType.NETTING, account_type=AccountType.CASH, base_currency=None,
+                  starting_balances=[Money.from_str("1000 USDT"), Money.from_str("1 BTC")])
+    eng.add_instrument(md.instrument("BTCUSDT"))
+    quotes = md.quotes("BTCUSDT", 600, seed=2)
+    eng.add_data(quotes)
+    eng.add_actor(EquityRecorder(EquityRecorderConfig(quote_instrument_ids=(BTC,), interval_secs=60)))
+    eng.run()
+    run = from_nautilus(eng)
+    eq = run.equity_curve.to_pylist()
+    assert 10 <= len(eq) <= 12 and {r["currency"] for r in eq} == {"USDT"}
+    # 1 BTC valued at the quote mid, in USDT: equity moves with the market although nothing traded.
+    last = quotes[-1]
+    mid = (last.bid_price.as_decimal() + last.ask_price.as_decimal()) / 2
+    assert eq[-1]["equity"] == Decimal("1000") + mid.quantize(Decimal("1e-8"))
+    assert len({r["equity"] for r in eq}) > 5
