@@ -24,6 +24,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/write_run.py
+	$(PY) bench/extract.py
+	$(PY) bench/gcs.py
+	$(PY) bench/query.py
 
 clean:
-	rm -rf $(VENV) lakehouse .pytest_cache
+	rm -rf $(VENV) lakehouse bench-lake .pytest_cache
