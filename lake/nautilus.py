@@ -167,18 +167,18 @@ def _finite(value: Any) -> Any:
     return value
 
 
-class _EnumNames:
-    """int enum value -> NautilusTrader's member name, via its *_to_str function, cached."""
+class _EnumNames(dict):
+    """int enum value -> NautilusTrader's member name (via its *_to_str function), cached; used as names.get(v) or names(v)."""
 
     def __init__(self, to_str):
+        super().__init__()
         self._to_str = to_str
-        self._cache: dict[Any, str] = {}
 
     def __call__(self, value) -> str:
-        name = self._cache.get(value)
+        name = self.get(value)
         if name is None:
             name = value.name if hasattr(value, "name") and not isinstance(value, int) else self._to_str(int(value))
-            self._cache[value] = name
+            self[value] = name
         return name
 
 
@@ -246,7 +246,7 @@ def orders_and_fills(orders: Iterable) -> tuple[pa.Table, pa.Table]:
     sides, types, statuses, tifs, liquidity = _side, _order_type, _status, _tif, _liquidity
     for o in orders:
         cid, sid, iid = o.client_order_id.value, o.strategy_id.value, str(o.instrument_id)
-        side = sides(o.side)
+        side = sides.get(o.side) or sides(o.side)
         filled = o.filled_qty.raw
         venue_order_id = o.venue_order_id
         ts_init = o.ts_init
@@ -256,14 +256,14 @@ def orders_and_fills(orders: Iterable) -> tuple[pa.Table, pa.Table]:
             sid,
             iid,
             side,
-            types(o.order_type),
+            types.get(o.order_type) or types(o.order_type),
             o.quantity.raw,
             filled,
             o.price.raw if o.has_price else None,
             o.trigger_price.raw if o.has_trigger_price else None,
             float_to_units(o.avg_px, f"orders.avg_px ({cid})") if filled else None,
-            statuses(o.status),
-            tifs(o.time_in_force),
+            statuses.get(o.status) or statuses(o.status),
+            tifs.get(o.time_in_force) or tifs(o.time_in_force),
             ts_init,
             o.ts_last or ts_init,
         ))
@@ -282,12 +282,12 @@ def orders_and_fills(orders: Iterable) -> tuple[pa.Table, pa.Table]:
                 None if pid is None else pid.value,
                 sid,
                 iid,
-                sides(e.order_side),
+                sides.get(e.order_side) or sides(e.order_side),
                 e.last_qty.raw,
                 e.last_px.raw,
                 commission.raw,
                 commission.currency.code,
-                liquidity(e.liquidity_side),
+                liquidity.get(e.liquidity_side) or liquidity(e.liquidity_side),
                 e.ts_event,
             ))
     return _orders_arrow(order_rows), _fills_arrow(fill_rows)
@@ -354,8 +354,8 @@ def positions_table(positions: Iterable, snapshots: Iterable = ()) -> pa.Table:
                 str(p.instrument_id),
                 p.opening_order_id.value,
                 None if closing is None else closing.value,
-                sides(p.entry),
-                position_sides(p.side),
+                sides.get(p.entry) or sides(p.entry),
+                position_sides.get(p.side) or position_sides(p.side),
                 p.quantity.raw,
                 p.peak_qty.raw,
                 float_to_units(p.avg_px_open, f"positions.avg_px_open ({pid})"),
