@@ -71,8 +71,9 @@ def reference_failures(tables: dict[str, pa.Table]) -> list[Failure]:
             continue
         values = pl.from_arrow(tables[child].select([column])).to_series().drop_nulls()
         keys = pl.from_arrow(tables[parent].select([parent_column])).to_series().drop_nulls()
-        # Fast path: the child's values add nothing to the parent's distinct keys.
-        if pl.concat([keys, values]).n_unique() == keys.n_unique():
+        # Fast path on 64-bit hashes (a dangling reference slips through only if its hash
+        # collides with an existing key's: odds ~1e-13 per million rows); exact path on failure.
+        if values.hash(seed=0).is_in(keys.hash(seed=0).implode()).all():
             continue
         child_rows = pl.from_arrow(tables[child].select([column])).with_row_index("row")
         missing = child_rows.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(keys.implode()))
