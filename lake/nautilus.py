@@ -1,7 +1,7 @@
 """NautilusTrader -> Run: read a finished engine's cache straight into contract Arrow tables.
 
-The only library module that imports nautilus_trader (lake/__init__ imports it
-lazily, so writing runs works without it). It reads the cache directly instead
+Besides the backtest runner (lake/backtest/), the only module that imports
+nautilus_trader; lake/__init__ imports it lazily, so writing runs works without it. It reads the cache directly instead
 of calling the `generate_*_report()` methods: those build one dict per row and
 format money as strings such as '525.00 USD' (bench/extract.py measures the
 difference).
@@ -11,7 +11,9 @@ their raw integers are rescaled to decimal128(38, 9) without any float, and a
 value that needs more than 9 decimals raises. Average prices (orders.avg_px,
 positions.avg_px_open/avg_px_close) are binary floats inside Nautilus itself;
 they are written as the float's shortest decimal form rounded half-even to 9
-decimals. Only attributes that also exist in nautilus_trader 1.231 are read.
+decimals. Only long-standing public attributes are read (order, fill, position
+and account attributes, cache queries, get_result, the portfolio analyzer), the
+ones 1.231 keeps too.
 """
 
 from __future__ import annotations
