@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dest", default=None, help="folder or gs://bucket[/prefix] (default: $LAKE_DEST or ./lakehouse)")
     p.add_argument("--runs", type=int, default=4, help="how many backtests (parameter variants cycle)")
-    p.add_argument("--symbols", default="BTCUSDT,ETHUSDT", help="comma-separated, of BTCUSDT and ETHUSDT")
+    p.add_argument("--symbols", default="BTCUSDT,ETHUSDT", help="comma-separated, of BTCUSDT, ETHUSDT, SOLUSDT, BNBUSDT")
     p.add_argument("--bars", type=int, default=2880, help="bars per symbol")
     p.add_argument("--bar-minutes", type=int, default=5, help="minutes per bar (2880 5-minute bars = ten days)")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic prices")
