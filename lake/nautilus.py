@@ -43,7 +43,7 @@ from nautilus_trader.model.objects import FIXED_PRECISION
 
 from lake.errors import LakeError
 from lake.run import Run, check_run_id
-from schemas import TABLES
+from schemas import TABLES, Kind
 
 SCALE = 9
 _UNIT = Decimal(1).scaleb(-SCALE)
@@ -212,22 +212,37 @@ def _units(raws: list[int | None], table: str, column: str, ids: list) -> pa.Arr
     return units_array(units)
 
 
-def _check(table: str, columns: dict[str, pa.Array]) -> pa.Table:
+# Decimal columns NautilusTrader keeps as binary floats: already 1e-9 units (float_to_units), never raw.
+_FLOAT_DECIMALS = frozenset({"avg_px", "avg_px_open", "avg_px_close"})
+
+
+def _contract_table(table: str, rows: list[tuple], id_column: str) -> pa.Table:
+    """Row tuples, in the contract's column order, as the table's exact Arrow columns.
+
+    Each column's conversion follows its kind in schemas/, so a column added to the
+    contract needs a value in the row tuple and nothing else here.
+    """
+    contract = TABLES[table]
+    cols = _columns(rows, tuple(c.name for c in contract.columns))
+    ids = cols[id_column]
+    out: dict[str, pa.Array] = {}
+    for col in contract.columns:
+        values = cols[col.name]
+        if col.kind is Kind.DECIMAL:
+            out[col.name] = units_array(values) if col.name in _FLOAT_DECIMALS else _units(values, table, col.name, ids)
+        elif col.kind is Kind.TIMESTAMP and col.exact_ns:
+            out[col.name], out[col.ns_name] = ns_arrays(values)
+        else:
+            out[col.name] = pa.array(values, col.kind.arrow)
+    return _assemble(table, out)
+
+
+def _assemble(table: str, columns: dict[str, pa.Array]) -> pa.Table:
     schema = TABLES[table].arrow_schema
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
 # ---------------------------------------------------------------- tables
-
-
-_ORDER_COLUMNS = (
-    "client_order_id", "venue_order_id", "strategy_id", "instrument_id", "order_side", "order_type", "quantity",
-    "filled_qty", "price", "trigger_price", "avg_px", "status", "time_in_force", "ts_init", "ts_last",
-)
-_FILL_COLUMNS = (
-    "trade_id", "client_order_id", "venue_order_id", "position_id", "strategy_id", "instrument_id", "order_side",
-    "last_qty", "last_px", "commission", "commission_currency", "liquidity_side", "ts_event",
-)
 
 
 def orders_table(orders: Iterable) -> pa.Table:
@@ -292,50 +307,13 @@ def orders_and_fills(orders: Iterable) -> tuple[pa.Table, pa.Table]:
                 liquidity.get(e.liquidity_side) or liquidity(e.liquidity_side),
                 e.ts_event,
             ))
-    return _orders_arrow(order_rows), _fills_arrow(fill_rows)
+    return _contract_table("orders", order_rows, "client_order_id"), _contract_table("fills", fill_rows, "trade_id")
 
 
 def _columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, list]:
     if not rows:
         return {name: [] for name in names}
     return dict(zip(names, map(list, zip(*rows))))
-
-
-def _orders_arrow(rows: list[tuple]) -> pa.Table:
-    cols = _columns(rows, _ORDER_COLUMNS)
-    ids = cols["client_order_id"]
-    out: dict[str, pa.Array] = {
-        name: pa.array(cols[name], pa.string())
-        for name in ("client_order_id", "venue_order_id", "strategy_id", "instrument_id", "order_side",
-                     "order_type", "status", "time_in_force")
-    }
-    for name in ("quantity", "filled_qty", "price", "trigger_price"):
-        out[name] = _units(cols[name], "orders", name, ids)
-    out["avg_px"] = units_array(cols["avg_px"])
-    for name in ("ts_init", "ts_last"):
-        out[name], out[f"{name}_ns"] = ns_arrays(cols[name])
-    return _check("orders", out)
-
-
-def _fills_arrow(rows: list[tuple]) -> pa.Table:
-    cols = _columns(rows, _FILL_COLUMNS)
-    ids = cols["trade_id"]
-    out: dict[str, pa.Array] = {
-        name: pa.array(cols[name], pa.string())
-        for name in ("trade_id", "client_order_id", "venue_order_id", "position_id", "strategy_id",
-                     "instrument_id", "order_side", "commission_currency", "liquidity_side")
-    }
-    for name in ("last_qty", "last_px", "commission"):
-        out[name] = _units(cols[name], "fills", name, ids)
-    out["ts_event"], out["ts_event_ns"] = ns_arrays(cols["ts_event"])
-    return _check("fills", out)
-
-
-_POSITION_COLUMNS = (
-    "position_id", "strategy_id", "instrument_id", "opening_order_id", "closing_order_id", "entry", "side",
-    "quantity", "peak_qty", "avg_px_open", "avg_px_close", "realized_pnl", "currency", "ts_opened", "ts_closed",
-    "is_snapshot",
-)
 
 
 def positions_table(positions: Iterable, snapshots: Iterable = ()) -> pa.Table:
@@ -368,21 +346,7 @@ def positions_table(positions: Iterable, snapshots: Iterable = ()) -> pa.Table:
                 p.ts_closed if closed and p.ts_closed else None,
                 is_snapshot,
             ))
-    cols = _columns(rows, _POSITION_COLUMNS)
-    ids = cols["position_id"]
-    out: dict[str, pa.Array] = {
-        name: pa.array(cols[name], pa.string())
-        for name in ("position_id", "strategy_id", "instrument_id", "opening_order_id", "closing_order_id",
-                     "entry", "side", "currency")
-    }
-    for name in ("quantity", "peak_qty", "realized_pnl"):
-        out[name] = _units(cols[name], "positions", name, ids)
-    out["avg_px_open"] = units_array(cols["avg_px_open"])
-    out["avg_px_close"] = units_array(cols["avg_px_close"])
-    for name in ("ts_opened", "ts_closed"):
-        out[name], out[f"{name}_ns"] = ns_arrays(cols[name])
-    out["is_snapshot"] = pa.array(cols["is_snapshot"], pa.bool_())
-    return _check("positions", out)
+    return _contract_table("positions", rows, "position_id")
 
 
 def equity_table(samples: dict[tuple[int, str], tuple[int, int]]) -> pa.Table:
@@ -397,7 +361,7 @@ def equity_table(samples: dict[tuple[int, str], tuple[int, int]]) -> pa.Table:
         "unrealized_pnl": units_array(unrealized),
         "equity": units_array([b + u for b, u in zip(balance, unrealized)]),
     }
-    return _check("equity_curve", out)
+    return _assemble("equity_curve", out)
 
 
 def account_state_samples(accounts: Iterable) -> dict[tuple[int, str], tuple[int, int]]:
