@@ -102,3 +102,11 @@ def test_async_write_matches_sync_write(tmp_path, small_run):
 def test_write_run_rejects_things_that_are_not_runs(tmp_path):
     with pytest.raises(lake.LakeError, match="expects a lake.Run"):
         lake.write_run({"run_id": "x"}, tmp_path)
+
+
+def test_a_destination_that_cannot_be_written_is_a_clear_lake_error(tmp_path, small_run):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the lake should be")
+    with pytest.raises(lake.DestinationError, match="not-a-folder as a lake: it is a file"):
+        lake.write_run(small_run("blocked"), blocker)
+    assert blocker.read_text() == "a file where the lake should be"

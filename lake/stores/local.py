@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from lake.errors import DestinationError
+from lake.errors import DestinationError, StoreError
 from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
 
 TMP_DIR = ".tmp"  # beside the data, on the same filesystem, so links are atomic
@@ -19,6 +19,8 @@ class LocalStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).absolute()
         self.url = str(self.root)
+        if self.root.exists() and not self.root.is_dir():
+            raise DestinationError(f"cannot use {self.url} as a lake: it is a file, not a folder")
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
@@ -38,11 +40,14 @@ class LocalStore:
 
     def put(self, keys: Sequence[str], data: bytes, content_type: str, *, overwrite: bool = False) -> list[PutOutcome]:
         paths = [self._path(k) for k in keys]
-        tmp = self._write_tmp(data)
         try:
-            return [self._link(tmp, key, path, data, overwrite) for key, path in zip(keys, paths)]
-        finally:
-            tmp.unlink(missing_ok=True)
+            tmp = self._write_tmp(data)
+            try:
+                return [self._link(tmp, key, path, data, overwrite) for key, path in zip(keys, paths)]
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as exc:  # full disk, read-only folder, a file where a folder should be, ...
+            raise StoreError(f"cannot write {keys[0]!r} under {self.url}: {exc}") from exc
 
     def _link(self, tmp: Path, key: str, path: Path, data: bytes, overwrite: bool) -> PutOutcome:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +72,8 @@ class LocalStore:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise ObjectNotFoundError(key) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {key!r} under {self.url}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
