@@ -99,8 +99,8 @@ def write_run(run: Run, dest, *, overwrite: bool = False, progress: Progress | N
     """
     if not isinstance(run, Run):
         raise LakeError(f"write_run expects a lake.Run, got {type(run).__name__}")
+    store = open_store(dest)  # a refused or unusable destination fails before any work
     tables, summary, blobs, summary_blob = prepare(run)
-    store = open_store(dest)
     return _commit(store, run.run_id, tables, summary, blobs, summary_blob, overwrite, progress)
 
 
@@ -169,11 +169,11 @@ def _log_bytes(log: str | bytes, secrets: set[str]) -> bytes:
 
 
 def manifest_entries(blobs: Sequence[Blob]) -> dict[str, dict]:
-    return {
-        key: {"size": len(b.data), "crc32c": crc32c_b64(b.data), "rows": b.rows}
-        for b in blobs
-        for key in b.keys
-    }
+    entries = {}
+    for blob in blobs:
+        entry = {"size": len(blob.data), "crc32c": crc32c_b64(blob.data), "rows": blob.rows}
+        entries.update(dict.fromkeys(blob.keys, entry))
+    return entries
 
 
 def _commit(store: Store, run_id, tables, summary, blobs, summary_blob, overwrite, progress) -> WriteReport:
