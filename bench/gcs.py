@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     n = args.fills
-    run = synthetic_run("bench-gcs", n, seed=7, n_orders=n, n_positions=n // 5, n_equity=n // 2)
+    run = synthetic_run("bench-gcs", n, seed=7)  # n orders, n/5 positions, n/2 equity points
     print(f"run: { {k: v.num_rows for k, v in run.tables().items()} }")
 
     with Emulator("memory") as emulator:
