@@ -67,7 +67,7 @@ def pandas_leaderboard(dest: Path, run_ids: list[str]) -> pd.DataFrame:
     committed = [r for r in run_ids if (dest / layout.commit_key(r)).exists()]
     fills = _read_all(dest, "fills", committed, ["last_qty", "last_px", "commission", "commission_currency"])
     positions = _read_all(dest, "positions", committed, ["realized_pnl", "currency", "ts_closed"])
-    equity = _read_all(dest, "equity_curve", committed, ["ts", "currency", "equity"])
+    equity = _read_all(dest, "equity_curve", committed, ["ts", "currency", "equity", "peak_equity"])
 
     notional = fills["last_qty"].astype(float) * fills["last_px"].astype(float)
     activity = fills.assign(notional=notional).groupby("run_id").agg(trades=("last_px", "size"), turnover=("notional", "sum"))
@@ -82,7 +82,7 @@ def pandas_leaderboard(dest: Path, run_ids: list[str]) -> pd.DataFrame:
 
     equity = equity.sort_values(["run_id", "currency", "ts"])
     eq = equity["equity"].astype(float)
-    peak = eq.groupby([equity["run_id"], equity["currency"]]).cummax()
+    peak = equity["peak_equity"].astype(float)  # the stored running peak, as the SQL uses it
     dd = equity.assign(dd=peak - eq, dd_pct=(peak - eq) / peak).groupby(["run_id", "currency"]).agg(
         max_drawdown=("dd", "max"), max_drawdown_pct=("dd_pct", "max")
     )

@@ -63,7 +63,7 @@ def conform(table: Table, data, failures: list[Failure]) -> pa.Table | None:
     if len(present) != arrow.num_columns:
         failures.append(Failure(table.name, None, "duplicate_column", "a column appears more than once"))
         return None
-    derived = {c.ns_name for c in table.columns if c.exact_ns}
+    derived = {c.ns_name for c in table.columns if c.exact_ns} | {c.name for c in table.columns if c.derive}
     for name in table.column_names:
         if name not in present and name not in derived:
             failures.append(Failure(table.name, name, "missing_column", "required column is missing"))
@@ -75,6 +75,8 @@ def conform(table: Table, data, failures: list[Failure]) -> pa.Table | None:
 
     out: dict[str, pa.Array] = {}
     for col in table.columns:
+        if col.derive and col.name not in present:
+            continue  # computed below, once the columns it reads are converted
         values = _combine(arrow.column(col.name))
         converted = _convert(table, col, values, failures)
         if converted is None:
@@ -87,7 +89,26 @@ def conform(table: Table, data, failures: list[Failure]) -> pa.Table | None:
             out[col.name] = converted
     if len(failures) > before:
         return None
+    for col in table.columns:
+        if col.derive:
+            _derive(table, col, out, failures)
+    if len(failures) > before:
+        return None
     return pa.Table.from_arrays([out[n] for n in table.column_names], schema=table.arrow_schema)
+
+
+def _derive(table: Table, col: Column, out: dict[str, pa.Array], failures: list[Failure]) -> None:
+    """Compute a derived column, or check the supplied one against the computation."""
+    inputs = pa.table({name: arr for name, arr in out.items() if name != col.name})
+    computed = col.derive(inputs)
+    if col.name not in out:
+        out[col.name] = computed
+        return
+    differs = pc.fill_null(pc.not_equal(out[col.name], computed), True)
+    differs = pc.and_(differs, pc.invert(pc.and_(pc.is_null(out[col.name]), pc.is_null(computed))))
+    if pc.any(differs).as_py():
+        _fail(table, col, "matches_derivation", "differs from the value computed from the other columns",
+              out[col.name], differs, failures)
 
 
 def _combine(chunked: pa.ChunkedArray) -> pa.Array:

@@ -238,6 +238,10 @@ def _contract_table(table: str, rows: list[tuple], id_column: str) -> pa.Table:
 
 
 def _assemble(table: str, columns: dict[str, pa.Array]) -> pa.Table:
+    """The contract table, with its derived columns (e.g. equity_curve.peak_equity) computed."""
+    for col in TABLES[table].columns:
+        if col.derive and col.name not in columns:
+            columns[col.name] = col.derive(pa.table(columns))
     schema = TABLES[table].arrow_schema
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 

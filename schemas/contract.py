@@ -54,6 +54,9 @@ class Column:
     `exact_ns` on a timestamp adds a companion INT64 column `{name}_ns` holding
     NautilusTrader's exact UNIX nanoseconds, because BigQuery timestamps stop at
     microseconds. The companion is derived from the timestamp when not supplied.
+
+    `derive` computes the column from the table's other columns (an Arrow table in
+    contract types) when the caller does not supply it; supplied, it must agree.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Column:
     non_negative: bool = False  # >= 0
     domain: tuple[str, ...] | None = None
     exact_ns: bool = False
+    derive: Callable[[pa.Table], pa.Array] | None = None
 
     @property
     def ns_name(self) -> str:

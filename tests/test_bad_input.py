@@ -72,6 +72,7 @@ TABLE_CASES = [
     case("orders", lambda f: set_cell(f, "filled_qty", 0, f.at[0, "quantity"] + 1), "orders [filled_qty_le_quantity]"),
     case("equity_curve", lambda f: set_cell(f, "equity", 0, f.at[0, "equity"] + 1), "equity_curve [equity_eq_balance_plus_unrealized]"),
     case("equity_curve", _dup_equity, "equity_curve"),
+    case("equity_curve", lambda f: f.__setitem__("peak_equity", f["equity"]), "equity_curve.peak_equity [matches_derivation]"),
     case("fills", _ns_disagrees, "fills.ts_event_ns [ns_matches_timestamp]"),
     case("positions", lambda f: set_cell(f, "avg_px_open", 0, Decimal("NaN")), "positions.avg_px_open"),
     case("orders", lambda f: f.__setitem__("quantity", f["quantity"].astype(float) * 1e30), "orders.quantity [max_9_decimals]"),

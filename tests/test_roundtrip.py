@@ -184,3 +184,25 @@ def _hand_run(run_id, *, ts, px, qty) -> lake.Run:
     )
     return lake.Run(run_id, {"trader_id": "T-001"}, orders, fills, positions, equity)
 
+
+
+def test_peak_equity_is_the_running_peak_per_currency_in_time_order(tmp_path, small_run):
+    """Derived when not supplied: rows in any order, two currencies, exact decimals."""
+    base = small_run("peak-1")
+    ts = [pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(minutes=m) for m in (3, 1, 2, 0, 1, 0, 2)]
+    currency = ["USDT", "USDT", "USDT", "USDT", "BTC", "BTC", "BTC"]
+    equity = [Decimal(x) for x in ("101.5", "103.000000001", "99", "100", "0.5", "0.7", "0.6")]
+    curve = pd.DataFrame(
+        {"ts": ts, "currency": currency, "balance": equity, "unrealized_pnl": [Decimal(0)] * 7, "equity": equity}
+    )
+    run = lake.Run("peak-1", base.summary, base.orders, base.fills, base.positions, curve)
+    lake.write_run(run, tmp_path)
+    got = read(tmp_path, layout.lake_key("equity_curve", "peak-1")).to_pylist()
+    expected = {}
+    for cur in ("USDT", "BTC"):
+        peak = None
+        for t, e in sorted((t, e) for t, c, e in zip(ts, currency, equity) if c == cur):
+            peak = e if peak is None else max(peak, e)
+            expected[(t, cur)] = peak
+    assert {(pd.Timestamp(r["ts"]), r["currency"]): r["peak_equity"] for r in got} == expected
+    assert [r["equity"] for r in got] == equity  # rows stay where they were

@@ -6,7 +6,8 @@ CREATE OR REPLACE EXTERNAL TABLE execution.lake_equity_curve (
   currency STRING NOT NULL OPTIONS(description = 'Currency the amounts are in.'),
   balance NUMERIC NOT NULL OPTIONS(description = 'Account balance (realized) at ts.'),
   unrealized_pnl NUMERIC NOT NULL OPTIONS(description = 'Unrealized PnL of open positions at ts.'),
-  equity NUMERIC NOT NULL OPTIONS(description = 'balance + unrealized_pnl.')
+  equity NUMERIC NOT NULL OPTIONS(description = 'balance + unrealized_pnl.'),
+  peak_equity NUMERIC NOT NULL OPTIONS(description = 'Highest equity of the run in this currency up to ts; drawdown = peak_equity - equity.')
 )
 WITH PARTITION COLUMNS (run_id STRING)
 OPTIONS (

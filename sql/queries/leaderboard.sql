@@ -7,7 +7,7 @@
 --   trades            fills of the run (one trade_id each); a run-level figure, repeated per currency
 --   closed_positions  positions with ts_closed set, snapshots included
 --   win_rate          share of closed positions with realized_pnl > 0
---   max_drawdown      largest fall of equity below its running peak, over every equity sample
+--   max_drawdown      largest fall of equity below its running peak (peak_equity), over every equity sample
 --   max_drawdown_pct  that fall as a fraction of the peak it fell from (the largest such fraction)
 --   sharpe            mean / sample standard deviation of daily equity returns, times SQRT(252); a day's
 --                     equity is its last sample (UTC); days without samples are skipped; null with
@@ -51,25 +51,24 @@ pnl AS (
   JOIN selected_runs AS s ON s.run_id = p.run_id
   GROUP BY p.run_id, p.currency
 ),
-drawdown AS (
+equity_days AS (
+  -- One pass over the equity samples: each UTC day's last sample and its deepest fall below the
+  -- running peak (peak_equity is stored with every sample, so no window over the samples is needed).
   SELECT
-    run_id,
-    currency,
-    MAX(peak - equity) AS max_drawdown,
-    MAX(SAFE_DIVIDE(CAST(peak - equity AS FLOAT64), CAST(peak AS FLOAT64))) AS max_drawdown_pct
-  FROM (
-    -- (ts, currency) is unique within a run, so the running peak needs no tie-breaker.
-    SELECT e.run_id, e.currency, e.equity, MAX(e.equity) OVER (PARTITION BY e.run_id, e.currency ORDER BY e.ts) AS peak
-    FROM execution.equity_curve AS e
-    JOIN selected_runs AS s ON s.run_id = e.run_id
-  ) AS running
-  GROUP BY run_id, currency
-),
-daily_close AS (
-  SELECT e.run_id, e.currency, DATE(e.ts) AS day, MAX_BY(e.equity, e.ts) AS equity
+    e.run_id,
+    e.currency,
+    DATE(e.ts) AS day,
+    MAX_BY(e.equity, e.ts) AS equity,
+    MAX(e.peak_equity - e.equity) AS drawdown,
+    MAX(SAFE_DIVIDE(CAST(e.peak_equity - e.equity AS FLOAT64), CAST(e.peak_equity AS FLOAT64))) AS drawdown_pct
   FROM execution.equity_curve AS e
   JOIN selected_runs AS s ON s.run_id = e.run_id
   GROUP BY e.run_id, e.currency, DATE(e.ts)
+),
+drawdown AS (
+  SELECT run_id, currency, MAX(drawdown) AS max_drawdown, MAX(drawdown_pct) AS max_drawdown_pct
+  FROM equity_days
+  GROUP BY run_id, currency
 ),
 sharpe AS (
   SELECT
@@ -83,7 +82,7 @@ sharpe AS (
       currency,
       SAFE_DIVIDE(CAST(equity AS FLOAT64), CAST(LAG(equity) OVER (PARTITION BY run_id, currency ORDER BY day) AS FLOAT64)) - 1
         AS daily_return
-    FROM daily_close
+    FROM equity_days
   ) AS daily_returns
   GROUP BY run_id, currency
 ),

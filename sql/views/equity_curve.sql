@@ -11,6 +11,7 @@ SELECT
   t.balance,
   t.unrealized_pnl,
   t.equity,
+  t.peak_equity,
   t.run_id
 FROM execution.lake_equity_curve AS t
 WHERE t.run_id IN (SELECT r.run_id FROM execution.lake_runs AS r);
