@@ -31,15 +31,11 @@ def to_arrow(table: Table, data, failures: list[Failure]) -> pa.Table | None:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
     if pd is not None and isinstance(data, pd.DataFrame):
-        if data.columns.duplicated().any():
-            dup = sorted(set(data.columns[data.columns.duplicated()]))
-            failures.append(Failure(table.name, str(dup[0]), "duplicate_column", f"column appears more than once: {dup}"))
-            return None
         arrays, names = [], []
         ok = True
-        for name in data.columns:
+        for position, name in enumerate(data.columns):
             try:
-                series = data[name]
+                series = data.iloc[:, position]  # by position: a repeated name is reported by conform()
                 # Float NaN stays NaN (not null), so a NaN price is reported as such.
                 arrays.append(pa.array(series, from_pandas=series.dtype.kind != "f"))
                 names.append(str(name))
@@ -61,7 +57,8 @@ def conform(table: Table, data, failures: list[Failure]) -> pa.Table | None:
         return None
     present = set(arrow.column_names)
     if len(present) != arrow.num_columns:
-        failures.append(Failure(table.name, None, "duplicate_column", "a column appears more than once"))
+        dup = sorted({n for n in arrow.column_names if arrow.column_names.count(n) > 1})
+        failures.append(Failure(table.name, dup[0], "duplicate_column", f"columns appear more than once: {dup}"))
         return None
     derived = {c.ns_name for c in table.columns if c.exact_ns} | {c.name for c in table.columns if c.derive}
     for name in table.column_names:
@@ -118,22 +115,17 @@ def _combine(chunked: pa.ChunkedArray) -> pa.Array:
     return arr
 
 
-def _fail(table: Table, col: Column, check: str, message: str, arr: pa.Array | None = None, mask=None, failures=None):
-    rows: list = []
-    count = None
-    if arr is not None and mask is not None:
-        idx = pc.indices_nonzero(pc.fill_null(mask, False))
-        count = len(idx)
-        rows = [(int(i), arr[int(i)].as_py()) for i in idx[:MAX_EXAMPLES].to_pylist()]
-    failures.append(Failure(table.name, col.name, check, message, rows, count))
+def _fail(table: Table, col: Column, check: str, message: str, arr: pa.Array, mask: pa.Array, failures: list[Failure]):
+    """Record a failure with the rows where mask is true (a few shown, all counted)."""
+    idx = pc.indices_nonzero(pc.fill_null(mask, False))
+    rows = [(int(i), arr[int(i)].as_py()) for i in idx[:MAX_EXAMPLES].to_pylist()]
+    failures.append(Failure(table.name, col.name, check, message, rows, len(idx)))
 
 
 def _convert(table: Table, col: Column, arr: pa.Array, failures: list[Failure]):
+    if pa.types.is_null(arr.type):  # all null (e.g. an empty optional column): type it as the contract says
+        arr = pa.nulls(len(arr), pa.timestamp("ns", tz="UTC") if col.kind is Kind.TIMESTAMP else col.kind.arrow)
     t = arr.type
-    if pa.types.is_null(t):
-        return pa.nulls(len(arr), col.kind.arrow) if col.kind is not Kind.TIMESTAMP else _timestamps(
-            table, col, pa.nulls(len(arr), pa.timestamp("ns", tz="UTC")), failures
-        )
     if col.kind is Kind.STRING:
         if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
             return arr.cast(pa.string())

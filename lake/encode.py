@@ -83,10 +83,11 @@ def _collect_strings(value: Any, found: set[str]) -> None:
             _collect_strings(v, found)
 
 
-def scrub(text: str, secrets: set[str]) -> str:
+def scrub(data: bytes, secrets: set[str]) -> bytes:
+    """Replace every secret value found anywhere in the bytes (UTF-8) by '***', longest first."""
     for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+        data = data.replace(secret.encode("utf-8"), REDACTED.encode("utf-8"))
+    return data
 
 
 def to_jsonable(value: Any, path: str = "$") -> Any:

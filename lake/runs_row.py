@@ -79,7 +79,7 @@ def build_runs_row(summary: dict[str, Any], tables: dict[str, pa.Table], created
     pnl_currency = next(iter(pnl)) if len(pnl) == 1 else None
     instruments = summary.get("instrument_ids") or _distinct(orders, "instrument_id")
     stats_returns = summary.get("stats_returns") or {}
-    stats_pnls = (summary.get("stats_pnls") or {}).get(pnl_currency) or {} if pnl_currency else {}
+    stats_pnls = ((summary.get("stats_pnls") or {}).get(pnl_currency) or {}) if pnl_currency else {}
 
     row: dict[str, Any] = {
         "trader_id": summary.get("trader_id"),

@@ -145,26 +145,20 @@ def encode_documents(run: Run) -> tuple[dict, list[Blob], Blob]:
     summary = to_jsonable(redact(run.summary, secrets), "summary")
     if not isinstance(summary, dict):
         raise LakeError(f"summary must be a dict, got {type(run.summary).__name__}")
-    summary_data = _scrubbed(json_bytes(summary, "summary"), secrets)
+    summary_data = scrub(json_bytes(summary, "summary"), secrets)
     blobs = []
     if run.config is not None:
-        blobs.append(Blob((layout.config_key(run.run_id),), _scrubbed(json_bytes(config, "config"), secrets), JSON_CONTENT_TYPE))
+        blobs.append(Blob((layout.config_key(run.run_id),), scrub(json_bytes(config, "config"), secrets), JSON_CONTENT_TYPE))
     if run.log is not None:
-        blobs.append(Blob((layout.log_key(run.run_id),), _log_bytes(run.log, secrets), TEXT_CONTENT_TYPE))
+        blobs.append(Blob((layout.log_key(run.run_id),), scrub(_log_bytes(run.log), secrets), TEXT_CONTENT_TYPE))
     return summary, blobs, Blob((layout.summary_key(run.run_id),), summary_data, JSON_CONTENT_TYPE)
 
 
-def _scrubbed(data: bytes, secrets: set[str]) -> bytes:
-    return scrub(data.decode("utf-8"), secrets).encode("utf-8") if secrets else data
-
-
-def _log_bytes(log: str | bytes, secrets: set[str]) -> bytes:
+def _log_bytes(log: str | bytes) -> bytes:
     if isinstance(log, bytes):
-        for secret in sorted(secrets, key=len, reverse=True):
-            log = log.replace(secret.encode("utf-8"), b"***")
         return log
     if isinstance(log, str):
-        return scrub(log, secrets).encode("utf-8")
+        return log.encode("utf-8")
     raise LakeError(f"log must be str or bytes, got {type(log).__name__}")
 
 

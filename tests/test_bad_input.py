@@ -158,3 +158,12 @@ def test_log_of_the_wrong_type(tmp_path):
     with pytest.raises(LakeError, match="log must be str or bytes"):
         lake.write_run(lake.Run("log-bad", summary, **tables, log=12), tmp_path / "dest")
     assert files_under(tmp_path / "dest") == []
+
+
+def test_a_column_given_twice(tmp_path):
+    tables, summary = pandas_tables()
+    fills = tables["fills"]
+    tables["fills"] = pd.concat([fills, fills[["trade_id"]]], axis=1)
+    with pytest.raises(ValidationError, match=r"fills.trade_id \[duplicate_column\]: columns appear more than once: \['trade_id'\]"):
+        lake.write_run(lake.Run("dup-col", summary, **tables), tmp_path / "dest")
+    assert files_under(tmp_path / "dest") == []

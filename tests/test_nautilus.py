@@ -405,6 +405,7 @@ def test_float_average_prices_round_half_even():
 def test_equity_table_sorted_and_checked():
     t = equity_table({(2, "USDT"): (10, 5), (1, "USDT"): (3, -1)})
     assert [r["equity"] for r in t.to_pylist()] == [Decimal("2E-9"), Decimal("1.5E-8")]
+    assert [r["peak_equity"] for r in t.to_pylist()] == [Decimal("2E-9"), Decimal("1.5E-8")]
 
 
 def test_equity_recorder_on_quotes_samples_each_interval():

@@ -269,7 +269,7 @@ def test_contract_bad_arguments_never_reach_the_api(fake_bigquery):
     client = client_for(fake_bigquery)
     for kwargs, message in [
         ({"bucket": "gs://Bad_Bucket"}, "invalid GCS bucket"),
-        ({"bucket": "gs://ok-bucket/../x"}, "invalid path segment"),
+        ({"bucket": "gs://ok-bucket/../x"}, "unsafe prefix"),
         ({"bucket": BUCKET, "dataset": "exec-ution"}, "invalid BigQuery dataset"),
         ({"bucket": BUCKET, "location": "EU'; DROP"}, "invalid BigQuery location"),
     ]:
@@ -287,7 +287,11 @@ def test_register_dry_run_prints_the_statements_and_calls_nothing(capsys):
     assert out.count("CREATE OR REPLACE EXTERNAL TABLE") == 5 and out.count("CREATE OR REPLACE VIEW") == 5
 
 
-def test_register_needs_a_bucket(capsys, monkeypatch):
+def test_register_defaults_to_the_execution_store_bucket(capsys, monkeypatch):
     monkeypatch.delenv("EXECUTION_STORE_GCS_BUCKET", raising=False)
+    assert main(["register", "--project", PROJECT, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "uris = ['gs://execution-store-cefi-central-element-323112/lake/fills/*']" in out
+    monkeypatch.setenv("EXECUTION_STORE_GCS_BUCKET", "market-data-tick-cefi-central-element-323112")
     assert main(["register", "--project", PROJECT, "--dry-run"]) == 2
-    assert "no bucket" in capsys.readouterr().err
+    assert "execution-store-cefi-central-element-323112" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from lake import layout
-from lake.errors import LakeError
+from lake.errors import DestinationError, LakeError
 from schemas import TABLES, Table
 
 DATASET = "execution"
@@ -33,8 +33,6 @@ FINGERPRINT_LABEL = "execution_lake_ddl"
 
 _PROJECT = re.compile(r"(?:[a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _DATASET = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,1023}")
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
-_PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]{0,254}")
 _LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,62}")
 
 
@@ -72,19 +70,15 @@ def check_location(location: str) -> str:
 
 
 def lake_root_from_bucket(bucket: str) -> str:
-    """'bucket', 'gs://bucket' or 'gs://bucket/prefix' -> 'gs://bucket[/prefix]' (checked)."""
-    text = bucket.strip()
-    if text.startswith("gs://"):
-        text = text[len("gs://") :]
-    text = text.strip("/")
-    name, _, prefix = text.partition("/")
-    if not _BUCKET.fullmatch(name) or ".." in name:
-        raise RegistrationError(f"invalid GCS bucket {bucket!r}")
-    segments = [s for s in prefix.split("/") if s] if prefix else []
-    for seg in segments:
-        if not _PREFIX_SEGMENT.fullmatch(seg) or seg in (".", ".."):
-            raise RegistrationError(f"invalid path segment {seg!r} in {bucket!r}")
-    return "gs://" + "/".join([name, *segments])
+    """'bucket', 'gs://bucket' or 'gs://bucket/prefix' -> 'gs://bucket[/prefix]', checked as the writer checks it."""
+    from lake.stores.gcs import parse_gcs_url
+
+    text = bucket.strip().rstrip("/")
+    try:
+        name, prefix = parse_gcs_url(text if text.startswith("gs://") else f"gs://{text}")
+    except DestinationError as exc:
+        raise RegistrationError(str(exc)) from None
+    return f"gs://{name}" + (f"/{prefix}" if prefix else "")
 
 
 # --- SQL text --------------------------------------------------------------------------------

@@ -80,9 +80,9 @@ def cmd_register(args) -> int:
     from lake.catalog import bigquery as bq
 
     project = args.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
-    bucket = args.bucket or os.environ.get("EXECUTION_STORE_GCS_BUCKET")
-    if not bucket:
-        raise LakeError("no bucket: pass --bucket or set EXECUTION_STORE_GCS_BUCKET")
+    from lake.stores.gcs import default_bucket
+
+    bucket = args.bucket or default_bucket()
     lake_root = bq.lake_root_from_bucket(bucket)
     if args.dry_run:
         print(f"-- dry run: what `lake register` sends for {lake_root}; nothing is called")

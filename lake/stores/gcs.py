@@ -326,29 +326,22 @@ class GCSStore:
         from google.api_core import exceptions as api
 
         for _ in range(3):  # a second round only if the object changes under us
-            if len(data) > MULTIPART_LIMIT:
-                # Resumable upload: look first (see the module docstring).
-                existing = self._stat(name, deadline_at)
-                if existing is not None:
-                    kept = self._existing(key, existing, want, overwrite)
-                    if kept is not None:
-                        return kept, existing.generation
-                    return PutOutcome.REPLACED, self._upload(name, data, want, content_type, existing.generation, deadline_at)
-            try:
-                return PutOutcome.CREATED, self._upload(name, data, want, content_type, 0, deadline_at)
-            except api.PreconditionFailed:
-                existing = self._stat(name, deadline_at)
-                if existing is None:
-                    continue  # deleted meanwhile: try to create again
-                kept = self._existing(key, existing, want, overwrite)
-                if kept is not None:
-                    return kept, existing.generation
+            # Resumable uploads (large objects) look first: see the module docstring.
+            existing = self._stat(name, deadline_at) if len(data) > MULTIPART_LIMIT else None
+            if existing is None:
                 try:
-                    return PutOutcome.REPLACED, self._upload(
-                        name, data, want, content_type, existing.generation, deadline_at
-                    )
+                    return PutOutcome.CREATED, self._upload(name, data, want, content_type, 0, deadline_at)
                 except api.PreconditionFailed:
-                    continue
+                    existing = self._stat(name, deadline_at)
+                    if existing is None:
+                        continue  # deleted meanwhile: try to create again
+            kept = self._existing(key, existing, want, overwrite)
+            if kept is not None:
+                return kept, existing.generation
+            try:
+                return PutOutcome.REPLACED, self._upload(name, data, want, content_type, existing.generation, deadline_at)
+            except api.PreconditionFailed:
+                continue
         raise StoreError(f"gs://{self.bucket_name}/{name} kept changing while it was written; is another writer active?")
 
     def _put_copy(self, key, name, source_name, source_generation, want, overwrite, deadline_at) -> PutOutcome:
