@@ -95,7 +95,7 @@ def spec_style(bucket, prefix: str, run, objects) -> None:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
         data = sink.getvalue().to_pybytes()
-        for key in (layout.spec_table_key(run.run_id, name), layout.lake_key(name, run.run_id)):
+        for key in (layout.spec_table_key(run.run_id, name), layout.lake_key(run.run_id, name)):
             bucket.blob(f"{prefix}/{key}").upload_from_string(data, content_type=PARQUET_CONTENT_TYPE)
     rest = [o for o in objects if not o[0].endswith(".parquet") or o[0].startswith("lake/runs/")]
     raw_upload(bucket, prefix, rest, 1)

@@ -58,7 +58,7 @@ def build_lake(dest: Path, runs: int, fills: int, workers: int) -> list[str]:
 def _read_all(dest: Path, table: str, run_ids: list[str], columns: list[str]) -> pd.DataFrame:
     frames = []
     for run_id in run_ids:
-        frame = pd.read_parquet(dest / layout.lake_key(table, run_id), columns=columns, dtype_backend="pyarrow")
+        frame = pd.read_parquet(dest / layout.lake_key(run_id, table), columns=columns, dtype_backend="pyarrow")
         frames.append(frame.assign(run_id=run_id))
     return pd.concat(frames, ignore_index=True)
 

@@ -101,7 +101,7 @@ def check_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
     check = RunCheck(run_id)
     required = [layout.manifest_key(run_id), layout.summary_key(run_id)]
     required += [layout.spec_table_key(run_id, t) for t in RUN_TABLES]
-    required += [layout.lake_key(t, run_id) for t in TABLES]
+    required += [layout.lake_key(run_id, t) for t in TABLES]
     check.problems += [f"missing {k}" for k in required if k not in keys]
 
     manifest = _manifest(store, run_id, check)
@@ -148,7 +148,7 @@ def _manifest(store: Store, run_id: str, check: RunCheck) -> dict | None:
 
 def _table_of(run_id: str, key: str) -> Table | None:
     for name, table in TABLES.items():
-        if key == layout.lake_key(name, run_id) or (name in RUN_TABLES and key == layout.spec_table_key(run_id, name)):
+        if key == layout.lake_key(run_id, name) or (name in RUN_TABLES and key == layout.spec_table_key(run_id, name)):
             return table
     return None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -16,9 +18,16 @@ if TYPE_CHECKING:
 TableLike = Union[pa.Table, "pandas.DataFrame"]
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_LABEL_JUNK = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def check_run_id(run_id: object) -> str:
+class RunId(str):
+    """A str that has passed check_run_id: key builders take it without checking again."""
+
+    __slots__ = ()
+
+
+def check_run_id(run_id: object) -> RunId:
     """Return run_id if it may name a run, else raise InvalidRunIdError.
 
     The rule keeps run ids safe as one path segment everywhere (local folders,
@@ -33,7 +42,18 @@ def check_run_id(run_id: object) -> str:
         )
     if ".." in run_id:
         raise InvalidRunIdError(f"invalid run_id {run_id!r}: '..' is not allowed")
-    return run_id
+    return RunId(run_id)
+
+
+def new_run_id(label: str | None = None, started: dt.datetime | None = None) -> RunId:
+    """The one run-id maker: sortable and readable, unique without coordination.
+
+    `{UTC start %Y%m%dT%H%M%S}Z-{label}-{8 hex of a uuid4}`; the label is
+    cleaned to the run_id alphabet and cut to 60 characters.
+    """
+    started = (started or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    label = _LABEL_JUNK.sub("-", label or "")[:60].strip("-._") or "run"
+    return check_run_id(f"{started:%Y%m%dT%H%M%S}Z-{label}-{uuid.uuid4().hex[:8]}")
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,7 @@ class Run:
     log: str | bytes | None = None
 
     def __post_init__(self) -> None:
-        check_run_id(self.run_id)
+        object.__setattr__(self, "run_id", check_run_id(self.run_id))
 
     def tables(self) -> dict[str, TableLike]:
         return {

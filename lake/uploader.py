@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from lake.run import Run
-from lake.stores.gcs import GCSStore, check_results_bucket, default_bucket
+from lake.stores.destination import check_results_bucket, default_bucket
+from lake.stores.gcs import GCSStore
 from lake.writer import WriteReport, write_run, write_run_async
 from schemas import RUN_TABLES
 

@@ -99,7 +99,7 @@ def write_run(run: Run, dest, *, overwrite: bool = False, progress: Progress | N
     """
     if not isinstance(run, Run):
         raise LakeError(f"write_run expects a lake.Run, got {type(run).__name__}")
-    store = open_store(dest)  # a refused or unusable destination fails before any work
+    store = dest if hasattr(dest, 'put') else open_store(dest)  # TEMP: a refused or unusable destination fails before any work
     tables, summary, blobs, summary_blob = prepare(run)
     return _commit(store, run.run_id, tables, summary, blobs, summary_blob, overwrite, progress)
 
@@ -128,7 +128,7 @@ def prepare(run: Run) -> tuple[dict[str, pa.Table], dict, list[Blob], Blob]:
             raise ValidationError(run.run_id, failures)
         blobs = [
             Blob(
-                (layout.spec_table_key(run.run_id, n), layout.lake_key(n, run.run_id)),
+                (layout.spec_table_key(run.run_id, n), layout.lake_key(run.run_id, n)),
                 encoded[n].result(),
                 PARQUET_CONTENT_TYPE,
                 tables[n].num_rows,

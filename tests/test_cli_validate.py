@@ -27,19 +27,19 @@ def test_validate_names_each_problem_and_exits_non_zero(tmp_path, small_run, cap
     for name in ("bytes", "schema", "values", "partial"):
         lake.write_run(small_run(f"r-{name}"), tmp_path)
     # 1. bytes changed behind the manifest's back
-    key = tmp_path / layout.lake_key("positions", "r-bytes")
+    key = tmp_path / layout.lake_key("r-bytes", "positions")
     data = pq.read_table(key)
     key.unlink()
     pq.write_table(data, key, compression="snappy")
     # 2. a file whose schema is not the contract (a decimal column written as float)
-    key = tmp_path / layout.lake_key("fills", "r-schema")
+    key = tmp_path / layout.lake_key("r-schema", "fills")
     table = pq.read_table(key)
     idx = table.schema.get_field_index("last_px")
     table = table.set_column(idx, "last_px", table.column("last_px").cast(pa.float64()))
     key.unlink()
     pq.write_table(table, key)
     # 3. valid schema, broken value (a duplicate trade_id)
-    key = tmp_path / layout.lake_key("fills", "r-values")
+    key = tmp_path / layout.lake_key("r-values", "fills")
     table = pq.read_table(key)
     ids = table.column("trade_id").to_pylist()
     ids[1] = ids[0]

@@ -102,7 +102,7 @@ def test_two_writers_of_one_run_id_with_different_content(tmp_path):
         assert f"conflict {run_id}" in loser_out and "overwrite=True" in loser_out
         # What is committed is entirely the winner's run.
         expected = synthetic_run(run_id, 2_000, winner_seed)
-        got = pq.read_table(tmp_path / "lake" / layout.lake_key("fills", run_id))
+        got = pq.read_table(tmp_path / "lake" / layout.lake_key(run_id, "fills"))
         assert got.column("trade_id").to_pylist() == expected.fills.column("trade_id").to_pylist()
         assert got.column("last_px").to_pylist() == expected.fills.column("last_px").to_pylist()
         assert validate_destination(tmp_path / "lake", run_id).ok

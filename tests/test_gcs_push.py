@@ -106,7 +106,7 @@ def test_push_a_folder_of_spec_files_validates_and_writes_the_full_layout(gcs, t
     for key, data in local_files(spec).items():
         if "spec-run-1" in key:
             assert remote[key] == data, key  # re-encoded to the very same bytes
-    assert remote[layout.lake_key("fills", "spec-run-1")] == remote["backtest_results/spec-run-1/fills.parquet"]
+    assert remote[layout.lake_key("spec-run-1", "fills")] == remote["backtest_results/spec-run-1/fills.parquet"]
     assert pq.read_table(pa.BufferReader(remote[layout.commit_key("spec-run-1")])).num_rows == 1
     assert validate_destination(gcs.url).ok
     assert set(push(spec, gcs.url).skipped) == {"spec-run-1"}

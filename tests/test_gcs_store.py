@@ -14,14 +14,9 @@ from tests.gcs_emulator import free_port
 from lake.errors import DestinationError, LakeError, StoreError
 from lake.stores import open_store
 from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
-from lake.stores.gcs import (
-    DEFAULT_BUCKET,
-    MULTIPART_LIMIT,
-    GCSStore,
-    check_results_bucket,
-    crc32c_b64,
-    default_bucket,
-)
+from lake.checksum import crc32c_b64
+from lake.stores.destination import DEFAULT_BUCKET, check_results_bucket, default_bucket
+from lake.stores.gcs import MULTIPART_LIMIT, GCSStore
 
 PARQUET = "application/vnd.apache.parquet"
 

@@ -46,7 +46,7 @@ def test_run_lands_with_the_spec_layout_byte_exact(gcs, capsys):
         assert objects[key] == data, key
     # The spec file and the lake partition are the same bytes.
     for table in ("orders", "fills", "positions", "equity_curve"):
-        assert objects[layout.spec_table_key(run.run_id, table)] == objects[layout.lake_key(table, run.run_id)]
+        assert objects[layout.spec_table_key(run.run_id, table)] == objects[layout.lake_key(run.run_id, table)]
 
     manifest = json.loads(objects[layout.manifest_key(run.run_id)])
     for key, entry in manifest["objects"].items():

@@ -26,7 +26,7 @@ def test_every_table_round_trips_value_for_value(tmp_path, small_run):
     expected = validate_run(run)
     lake.write_run(run, tmp_path)
     for name in RUN_TABLES:
-        for key in (layout.spec_table_key("rt-1", name), layout.lake_key(name, "rt-1")):
+        for key in (layout.spec_table_key("rt-1", name), layout.lake_key("rt-1", name)):
             got = read(tmp_path, key)
             assert got.schema.equals(TABLES[name].arrow_schema, check_metadata=False)
             assert got.equals(expected[name]), f"{key} differs from the input"
@@ -38,7 +38,7 @@ def test_decimals_and_nanoseconds_are_exact(tmp_path):
     ts = pd.Timestamp("2024-03-01 12:00:00.123456789", tz="UTC")
     run = _hand_run("exact-1", ts=ts, px=Decimal("65000.123456789"), qty=Decimal("0.000000001"))
     lake.write_run(run, tmp_path)
-    fills = read(tmp_path, layout.lake_key("fills", "exact-1")).to_pylist()[0]
+    fills = read(tmp_path, layout.lake_key("exact-1", "fills")).to_pylist()[0]
     assert fills["last_px"] == Decimal("65000.123456789")
     assert fills["last_qty"] == Decimal("0.000000001")
     assert fills["ts_event"] == dt.datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=dt.timezone.utc)
@@ -46,7 +46,7 @@ def test_decimals_and_nanoseconds_are_exact(tmp_path):
     # DuckDB agrees, independently.
     con = duckdb.connect()
     row = con.execute(
-        "SELECT last_px::VARCHAR, ts_event_ns FROM read_parquet(?)", [str(tmp_path / layout.lake_key("fills", "exact-1"))]
+        "SELECT last_px::VARCHAR, ts_event_ns FROM read_parquet(?)", [str(tmp_path / layout.lake_key("exact-1", "fills"))]
     ).fetchone()
     assert row == ("65000.123456789", 1709294400123456789)
 
@@ -62,7 +62,7 @@ def test_duckdb_reads_the_lake_with_run_id_from_the_path(tmp_path, small_run):
     ).fetchall()
     assert rows == [("0123", "VARCHAR", 60), ("run-b", "VARCHAR", 60)]
     # Without a declared type DuckDB still reads a string from our paths; run_id is never a file column.
-    names = pq.read_schema(tmp_path / layout.lake_key("fills", "0123")).names
+    names = pq.read_schema(tmp_path / layout.lake_key("0123", "fills")).names
     assert "run_id" not in names
 
 
@@ -70,9 +70,9 @@ def test_spec_file_and_lake_partition_are_the_same_bytes_with_metadata(tmp_path,
     lake.write_run(small_run("same-1"), tmp_path)
     for name, table in RUN_TABLES.items():
         spec = (tmp_path / layout.spec_table_key("same-1", name)).read_bytes()
-        part = (tmp_path / layout.lake_key(name, "same-1")).read_bytes()
+        part = (tmp_path / layout.lake_key("same-1", name)).read_bytes()
         assert spec == part
-        meta = pq.read_schema(tmp_path / layout.lake_key(name, "same-1")).metadata
+        meta = pq.read_schema(tmp_path / layout.lake_key("same-1", name)).metadata
         assert meta[b"run_id"] == b"same-1"
         assert meta[b"schema_version"] == str(table.version).encode()
     runs_meta = pq.read_schema(tmp_path / layout.commit_key("same-1")).metadata
@@ -98,7 +98,7 @@ def test_empty_tables_are_written_with_the_full_schema(tmp_path):
     run = lake.Run("no-trades", {"strategy_ids": ["S-1"]}, **empty)
     lake.write_run(run, tmp_path)
     for name, table in RUN_TABLES.items():
-        got = read(tmp_path, layout.lake_key(name, "no-trades"))
+        got = read(tmp_path, layout.lake_key("no-trades", name))
         assert got.num_rows == 0 and got.schema.equals(table.arrow_schema, check_metadata=False)
     runs = read(tmp_path, layout.commit_key("no-trades")).to_pylist()[0]
     assert (runs["fill_count"], runs["order_count"], runs["strategy_ids"]) == (0, 0, "S-1")
@@ -197,7 +197,7 @@ def test_peak_equity_is_the_running_peak_per_currency_in_time_order(tmp_path, sm
     )
     run = lake.Run("peak-1", base.summary, base.orders, base.fills, base.positions, curve)
     lake.write_run(run, tmp_path)
-    got = read(tmp_path, layout.lake_key("equity_curve", "peak-1")).to_pylist()
+    got = read(tmp_path, layout.lake_key("peak-1", "equity_curve")).to_pylist()
     expected = {}
     for cur in ("USDT", "BTC"):
         peak = None

@@ -115,7 +115,7 @@ def _bigquery_type_of_parquet(column) -> str:
 def test_parquet_files_hold_what_the_ddl_declares(tmp_path):
     write_run(alpha(), tmp_path)
     for table in TABLES:
-        path = tmp_path / layout.lake_key(table, "alpha")
+        path = tmp_path / layout.lake_key("alpha", table)
         schema = pq.ParquetFile(path).schema
         columns = [schema.column(i) for i in range(len(schema))]
         names = [c.name for c in columns]

@@ -71,14 +71,13 @@ def check_location(location: str) -> str:
 
 def lake_root_from_bucket(bucket: str) -> str:
     """'bucket', 'gs://bucket' or 'gs://bucket/prefix' -> 'gs://bucket[/prefix]', checked as the writer checks it."""
-    from lake.stores.gcs import parse_gcs_url
+    from lake.stores import resolve
 
     text = bucket.strip().rstrip("/")
     try:
-        name, prefix = parse_gcs_url(text if text.startswith("gs://") else f"gs://{text}")
+        return resolve(text if text.startswith("gs://") else f"gs://{text}").url
     except DestinationError as exc:
         raise RegistrationError(str(exc)) from None
-    return f"gs://{name}" + (f"/{prefix}" if prefix else "")
 
 
 # --- SQL text --------------------------------------------------------------------------------

@@ -53,9 +53,10 @@ def _gcs(con: duckdb.DuckDBPyConnection, dest: str) -> tuple[str, Callable[[str]
     """
     import gcsfs
 
-    from lake.stores.gcs import parse_gcs_url
+    from lake.stores import resolve
 
-    bucket, prefix = parse_gcs_url(dest)
+    where = resolve(dest)
+    bucket, prefix = where.bucket, where.prefix
     emulator = os.environ.get("STORAGE_EMULATOR_HOST")
     fs = gcsfs.GCSFileSystem(endpoint_url=emulator, token="anon") if emulator else gcsfs.GCSFileSystem()
     con.register_filesystem(fs)

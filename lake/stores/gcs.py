@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import threading
 import time
 from contextlib import contextmanager
@@ -29,11 +28,8 @@ from typing import Iterator, Sequence
 from lake.checksum import crc32c_b64  # GCS's own notation: base64 of the big-endian CRC32C
 from lake.errors import DestinationError, StoreError
 from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
+from lake.stores.destination import check_object_path, check_results_bucket, default_bucket, resolve
 
-DEFAULT_BUCKET = "execution-store-cefi-central-element-323112"
-ALTERNATIVE_BUCKET = "results-central-element-3-backtest-cefi"
-MARKET_DATA_BUCKET = "market-data-tick-cefi-central-element-323112"
-BUCKET_ENV = "EXECUTION_STORE_GCS_BUCKET"
 DEADLINE_ENV = "EXECUTION_STORE_GCS_DEADLINE"  # seconds of retries per operation
 CONCURRENCY_ENV = "EXECUTION_STORE_GCS_CONCURRENCY"
 
@@ -42,7 +38,6 @@ DEFAULT_CONCURRENCY = 8  # below requests' default pool of 10 connections per ho
 DEFAULT_REQUEST_TIMEOUT = (10.0, 120.0)  # (connect, read) seconds of one HTTP request
 MULTIPART_LIMIT = 8 * 1024 * 1024  # google-cloud-storage switches to resumable uploads above this
 
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _RETRYABLE_STATUS = {
     http.client.REQUEST_TIMEOUT,
     http.client.TOO_MANY_REQUESTS,
@@ -51,46 +46,6 @@ _RETRYABLE_STATUS = {
     http.client.SERVICE_UNAVAILABLE,
     http.client.GATEWAY_TIMEOUT,
 }
-
-
-def default_bucket() -> str:
-    """The results bucket: env EXECUTION_STORE_GCS_BUCKET, else the execution store."""
-    return os.environ.get(BUCKET_ENV) or DEFAULT_BUCKET
-
-
-def check_results_bucket(bucket: object) -> str:
-    """Return bucket if results may be written there; DestinationError otherwise."""
-    if not isinstance(bucket, str) or not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
-        raise DestinationError(f"invalid GCS bucket name {bucket!r}")
-    if bucket.startswith("market-data-"):
-        raise DestinationError(
-            f"refusing to write backtest results to gs://{bucket}: market-data-* buckets hold the backtest input. "
-            f"Results go to gs://{DEFAULT_BUCKET} (env {BUCKET_ENV}), "
-            f"or the alternative results bucket gs://{ALTERNATIVE_BUCKET}"
-        )
-    return bucket
-
-
-def parse_gcs_url(url: str) -> tuple[str, str]:
-    """('bucket', 'prefix') of gs://bucket[/prefix]; the prefix has no slashes at either end."""
-    if not isinstance(url, str) or not url.startswith("gs://"):
-        raise DestinationError(f"not a GCS URL: {url!r} (expected gs://bucket[/prefix])")
-    bucket, _, prefix = url[len("gs://") :].partition("/")
-    return check_results_bucket(bucket), _check_path(prefix.strip("/"), what="prefix", allow_empty=True)
-
-
-def _check_path(path: str, *, what: str, allow_empty: bool = False) -> str:
-    if path == "" and allow_empty:
-        return path
-    parts = path.split("/")
-    if (
-        not path
-        or path.startswith("/")
-        or any(p in ("", ".", "..") for p in parts)
-        or any(c in path for c in "\r\n\x00#[]*?")
-    ):
-        raise DestinationError(f"unsafe {what} {path!r}")
-    return path
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -149,7 +104,7 @@ class GCSStore:
         request_timeout: float | tuple[float, float] = DEFAULT_REQUEST_TIMEOUT,
     ):
         self.bucket_name = check_results_bucket(bucket if bucket is not None else default_bucket())
-        self.prefix = _check_path(prefix.strip("/"), what="prefix", allow_empty=True)
+        self.prefix = check_object_path(prefix.strip("/"), what="prefix", allow_empty=True)
         self.url = f"gs://{self.bucket_name}" + (f"/{self.prefix}" if self.prefix else "")
         try:
             self.max_concurrency = int(max_concurrency or os.environ.get(CONCURRENCY_ENV) or DEFAULT_CONCURRENCY)
@@ -165,8 +120,10 @@ class GCSStore:
 
     @classmethod
     def from_url(cls, url: str, **options) -> "GCSStore":
-        bucket, prefix = parse_gcs_url(url)
-        return cls(bucket, prefix, **options)
+        dest = resolve(url)
+        if not dest.is_gcs:
+            raise DestinationError(f"not a GCS URL: {url!r} (expected gs://bucket[/prefix])")
+        return cls(dest.bucket, dest.prefix, **options)
 
     def __repr__(self) -> str:
         return f"GCSStore({self.url!r})"
@@ -196,7 +153,7 @@ class GCSStore:
         return self.client.bucket(self.bucket_name)
 
     def _name(self, key: str) -> str:
-        key = _check_path(key, what="key")
+        key = check_object_path(key, what="key")
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _retry(self, deadline_at: float):
@@ -270,7 +227,7 @@ class GCSStore:
     def list(self, prefix: str) -> Iterator[str]:
         """Every key under prefix (a key prefix, e.g. 'lake/runs/'), in lexicographic order."""
         if prefix:
-            _check_path(prefix.rstrip("/"), what="prefix")
+            check_object_path(prefix.rstrip("/"), what="prefix")
         root = f"{self.prefix}/" if self.prefix else ""
         with self._errors("list", root + prefix):
             blobs = self.client.list_blobs(
