@@ -36,7 +36,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from lake import layout, write_run  # noqa: E402
-from lake.encode import PARQUET_COMPRESSION, PARQUET_CONTENT_TYPE  # noqa: E402
+from lake.write.encode import PARQUET_COMPRESSION, PARQUET_CONTENT_TYPE  # noqa: E402
 from lake.stores.gcs import GCSStore  # noqa: E402
 from lake.synthetic import synthetic_run  # noqa: E402
 from tests.gcs_emulator import Emulator  # noqa: E402

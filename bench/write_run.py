@@ -23,9 +23,9 @@ import psutil
 import pyarrow.parquet as pq
 
 from lake import write_run
-from lake.encode import PARQUET_COMPRESSION
+from lake.write.encode import PARQUET_COMPRESSION
 from lake.synthetic import synthetic_run
-from lake.writer import prepare
+from lake.write import plan_run
 
 
 class PeakRSS:
@@ -81,7 +81,7 @@ def main() -> None:
             finally:
                 shutil.rmtree(folder)
         t0 = time.perf_counter()
-        prepare(run)
+        plan_run(run)
         times["validate+encode"].append(time.perf_counter() - t0)
 
     med = {k: statistics.median(v) for k, v in times.items()}

@@ -2,14 +2,14 @@
 
 from lake.errors import ConflictError, DestinationError, LakeError, ValidationError
 from lake.run import Run
-from lake.writer import WriteReport, write_run, write_run_async
+from lake.write import WriteReport, write_run, write_run_async
 
 from lake.version import __version__
 
 # Imported on first use: nautilus_trader and the GCS client are optional.
 _LAZY = {
     "from_nautilus": ("lake.nautilus", "from_nautilus"),
-    "GCSResultUploader": ("lake.uploader", "GCSResultUploader"),
+    "GCSResultUploader": ("lake.write.uploader", "GCSResultUploader"),
 }
 
 

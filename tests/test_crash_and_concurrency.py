@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 import lake
 from lake import layout
-from lake.inspect import validate_destination
+from lake.verify import verify_destination
 from lake.stores import PutOutcome
 from lake.synthetic import synthetic_run
 from tests.conftest import files_under
@@ -52,7 +52,7 @@ def test_killed_writers_never_leave_a_committed_partial_run(tmp_path):
         landed.append(len(present))
 
         # Whatever the moment of death: a committed run is complete and valid, anything else is invisible.
-        report = validate_destination(tmp_path, run_id)
+        report = verify_destination(tmp_path, run_id)
         if committed:
             assert report.ok, str(report)
         elif present:
@@ -63,11 +63,11 @@ def test_killed_writers_never_leave_a_committed_partial_run(tmp_path):
         for obj in rerun.objects:
             if obj.key in present:
                 assert obj.outcome is PutOutcome.IDENTICAL, obj
-        assert validate_destination(tmp_path, run_id).ok
+        assert verify_destination(tmp_path, run_id).ok
 
     # The kills landed all over the protocol: before any object, mid-write and after the commit.
     assert min(landed) <= 1 and any(2 < n < n_objects for n in landed), landed
-    final = validate_destination(tmp_path)
+    final = verify_destination(tmp_path)
     assert final.ok and len(final.runs) == TRIALS and not final.uncommitted
 
 
@@ -79,7 +79,7 @@ def test_four_processes_write_forty_runs(tmp_path):
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
         assert out.count("done ") == 10
-    report = validate_destination(tmp_path)
+    report = verify_destination(tmp_path)
     assert report.ok and len(report.runs) == 40 and not report.uncommitted
     runs = pq.read_table(tmp_path / "lake/runs").to_pandas()  # Hive partitions read by pyarrow itself
     assert sorted(runs["run_id"].astype(str)) == sorted(f"p{p}-r{r}" for p in range(4) for r in range(10))
@@ -105,4 +105,4 @@ def test_two_writers_of_one_run_id_with_different_content(tmp_path):
         got = pq.read_table(tmp_path / "lake" / layout.lake_key(run_id, "fills"))
         assert got.column("trade_id").to_pylist() == expected.fills.column("trade_id").to_pylist()
         assert got.column("last_px").to_pylist() == expected.fills.column("last_px").to_pylist()
-        assert validate_destination(tmp_path / "lake", run_id).ok
+        assert verify_destination(tmp_path / "lake", run_id).ok

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 
 from lake import layout, write_run
 from lake.cli import main as lake_main
-from lake.inspect import validate_destination
-from lake.push import push
+from lake.verify import verify_destination
+from lake.write.push import push
 from lake.synthetic import synthetic_run
 
 
@@ -48,7 +48,7 @@ def test_push_a_local_lake_skips_what_is_there_and_refuses_partials(gcs, tmp_pat
     expected = {k: v for k, v in local.items() if layout.run_id_from_key(k) != "push-partial"}
     assert remote == expected
     assert {k: g for k, g in gcs.generations().items() if k in before} == before  # push-a untouched
-    report = validate_destination(gcs.url)
+    report = verify_destination(gcs.url)
     assert report.ok and [r.run_id for r in report.runs] == ["push-a", "push-b", "push-c"]
 
     again = push(src, gcs.url)
@@ -108,7 +108,7 @@ def test_push_a_folder_of_spec_files_validates_and_writes_the_full_layout(gcs, t
             assert remote[key] == data, key  # re-encoded to the very same bytes
     assert remote[layout.lake_key("spec-run-1", "fills")] == remote["backtest_results/spec-run-1/fills.parquet"]
     assert pq.read_table(pa.BufferReader(remote[layout.commit_key("spec-run-1")])).num_rows == 1
-    assert validate_destination(gcs.url).ok
+    assert verify_destination(gcs.url).ok
     assert set(push(spec, gcs.url).skipped) == {"spec-run-1"}
 
 

@@ -12,10 +12,10 @@ import pytest
 import lake
 from lake import layout
 from lake.errors import DestinationError, ValidationError
-from lake.inspect import validate_destination
+from lake.verify import verify_destination
 from lake.run import Run
 from lake.synthetic import synthetic_run
-from lake.writer import prepare
+from lake.write import plan_run
 
 
 def test_sync_upload_writes_the_spec_layout_from_dataframes(gcs):
@@ -39,8 +39,8 @@ def test_sync_upload_writes_the_spec_layout_from_dataframes(gcs):
     # Byte for byte what write_run makes of the same run.
     same = Run("facade-run-1", src.summary, config={"strategy": "EMACross", "api_key": "abc123secret"},
                log="started\nused abc123secret\n", **frames)  # fmt: skip
-    _, _, blobs, summary_blob = prepare(same)
-    for blob in [*blobs, summary_blob]:
+    plan = plan_run(same)
+    for blob in [*plan.data, plan.summary]:
         for key in blob.keys:
             assert objects[key] == blob.data, key
     fills = pq.read_table(pa.BufferReader(objects["backtest_results/facade-run-1/fills.parquet"]))
@@ -48,7 +48,7 @@ def test_sync_upload_writes_the_spec_layout_from_dataframes(gcs):
     assert fills.column("trade_id").to_pylist() == frames["fills"]["trade_id"].tolist()
     assert json.loads(objects["config/facade-run-1/backtest_config.json"])["api_key"] == "***"
     assert b"abc123secret" not in objects["logs/facade-run-1/execution.log"]
-    assert validate_destination(gcs.url).ok
+    assert verify_destination(gcs.url).ok
 
 
 def test_async_upload_leaves_out_what_is_not_given(gcs):
@@ -73,7 +73,7 @@ def test_async_upload_leaves_out_what_is_not_given(gcs):
     uploader.upload_backtest_results_sync("facade-run-3", {"note": "no trades"})
     runs_row = pq.read_table(pa.BufferReader(gcs.objects()[layout.commit_key("facade-run-3")])).to_pylist()[0]
     assert (runs_row["order_count"], runs_row["fill_count"]) == (0, 0)
-    assert validate_destination(gcs.url).ok
+    assert verify_destination(gcs.url).ok
 
 
 def test_bad_tables_fail_validation_and_write_nothing(gcs):

@@ -17,13 +17,13 @@ import pytest
 from tests.gcs_emulator import Emulator
 from lake import ConflictError, layout, write_run, write_run_async
 from lake.cli import main as lake_main
-from lake.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE
+from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from lake.errors import StoreError
-from lake.inspect import validate_destination
+from lake.verify import verify_destination
 from lake.stores.base import PutOutcome
 from lake.stores.gcs import GCSStore
 from lake.synthetic import synthetic_run
-from lake.writer import prepare
+from lake.write import plan_run, write_run_to_store
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT_TYPES = {".parquet": PARQUET_CONTENT_TYPE, ".json": JSON_CONTENT_TYPE, ".log": TEXT_CONTENT_TYPE}
@@ -31,8 +31,8 @@ CONTENT_TYPES = {".parquet": PARQUET_CONTENT_TYPE, ".json": JSON_CONTENT_TYPE, "
 
 def expected_objects(run) -> dict[str, bytes]:
     """Every object of the run but the manifest and runs row (which carry created_at), as write_run encodes it."""
-    _, _, blobs, summary_blob = prepare(run)
-    return {key: b.data for b in [*blobs, summary_blob] for key in b.keys}
+    plan = plan_run(run)
+    return {key: b.data for b in [*plan.data, plan.summary] for key in b.keys}
 
 
 def test_run_lands_with_the_spec_layout_byte_exact(gcs, capsys):
@@ -90,7 +90,7 @@ def test_second_writer_with_different_content_gets_conflict(gcs):
     objects = gcs.objects()
     for key, data in expected_objects(second).items():
         assert objects[key] == data
-    assert validate_destination(gcs.url).ok
+    assert verify_destination(gcs.url).ok
 
 
 def test_racing_writers_of_one_run_id_one_commits(gcs):
@@ -110,13 +110,13 @@ def test_racing_writers_of_one_run_id_one_commits(gcs):
     objects = gcs.objects()
     for key, data in expected_objects(winners[0]).items():
         assert objects[key] == data
-    assert validate_destination(gcs.url).ok
+    assert verify_destination(gcs.url).ok
 
 
 _KILLED_WRITER = """
 import os, signal, sys
 from lake.synthetic import synthetic_run
-from lake.writer import write_run
+from lake.write import write_run
 
 run = synthetic_run(sys.argv[2], int(sys.argv[3]), 5)
 done = []
@@ -141,7 +141,7 @@ def test_resume_after_the_writer_process_is_killed(gcs):
     left = gcs.generations()
     assert layout.manifest_key(run_id) in left and len(left) >= 4
     assert layout.commit_key(run_id) not in left  # not committed: readers do not see it
-    partial = validate_destination(gcs.url)
+    partial = verify_destination(gcs.url)
     assert partial.runs == [] and sorted(partial.uncommitted[run_id]) == sorted(left)
 
     run = synthetic_run(run_id, n_fills, 5)
@@ -156,7 +156,7 @@ def test_resume_after_the_writer_process_is_killed(gcs):
     objects = gcs.objects()
     for key, data in expected_objects(run).items():
         assert objects[key] == data
-    assert validate_destination(gcs.url).ok
+    assert verify_destination(gcs.url).ok
 
 
 class OutageStore(GCSStore):
@@ -187,7 +187,7 @@ def test_service_killed_and_restarted_mid_write_completes(fs_emulator):
     run = synthetic_run("outage-run-1", 20_000, 8)
     # 3rd put: in the data phase, while other uploads are in flight; back after 1.5 s.
     store = OutageStore(f"gs://{bucket}", fs_emulator, at=3, restart_after=1.5, deadline=30)
-    report = write_run(run, store)
+    report = write_run_to_store(run, store)
     store.restarter.join()
     assert len(report.objects) == len(layout.run_keys(run.run_id)) - 1  # every object but the manifest
 
@@ -196,7 +196,7 @@ def test_service_killed_and_restarted_mid_write_completes(fs_emulator):
     assert sorted(names) == sorted(layout.run_keys(run.run_id))  # each object once
     for key, data in expected_objects(run).items():
         assert client.bucket(bucket).blob(key).download_as_bytes() == data
-    assert validate_destination(f"gs://{bucket}").ok
+    assert verify_destination(f"gs://{bucket}").ok
 
     generations = {b.name: b.generation for b in client.list_blobs(bucket)}
     again = write_run(run, f"gs://{bucket}")
@@ -209,7 +209,7 @@ def test_service_down_past_the_deadline_fails_clearly_then_rerun_completes(fs_em
     run = synthetic_run("outage-run-2", 20_000, 9)
     store = OutageStore(f"gs://{bucket}", fs_emulator, at=3, restart_after=None, deadline=2, request_timeout=(1, 5))
     with pytest.raises(StoreError) as err:
-        write_run(run, store)
+        write_run_to_store(run, store)
     message = str(err.value)
     assert f"gs://{bucket}/" in message and "deadline" in message
 
@@ -226,7 +226,7 @@ def test_service_down_past_the_deadline_fails_clearly_then_rerun_completes(fs_em
     assert {k: after[k] for k in before} == before
     for key, data in expected_objects(run).items():
         assert client.bucket(bucket).blob(key).download_as_bytes() == data
-    assert validate_destination(f"gs://{bucket}").ok
+    assert verify_destination(f"gs://{bucket}").ok
 
 
 def test_writing_to_the_market_data_bucket_is_refused_before_any_work():

@@ -50,9 +50,9 @@ def test_overwrite_replaces_the_run_and_drops_what_it_no_longer_has(tmp_path, sm
     assert fills.column("last_px").to_pylist() == new.fills.column("last_px").to_pylist()
     runs = pq.read_table(tmp_path / layout.commit_key("ow")).to_pylist()[0]
     assert json.loads(runs["summary_json"])["seed"] == 2
-    from lake.inspect import validate_destination
+    from lake.verify import verify_destination
 
-    assert validate_destination(tmp_path).ok
+    assert verify_destination(tmp_path).ok
 
 
 def test_an_object_changed_under_a_run_is_a_conflict_even_without_manifest_change(tmp_path, small_run):

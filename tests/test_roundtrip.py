@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 import lake
 from lake import layout
-from lake.validate import validate_run
+from lake.write import plan_run
 from schemas import RUN_TABLES, TABLES
 from tests.conftest import files_under
 
@@ -23,7 +23,7 @@ def read(root, key) -> pa.Table:
 
 def test_every_table_round_trips_value_for_value(tmp_path, small_run):
     run = small_run("rt-1", seed=3)
-    expected = validate_run(run)
+    expected = plan_run(run).tables
     lake.write_run(run, tmp_path)
     for name in RUN_TABLES:
         for key in (layout.spec_table_key("rt-1", name), layout.lake_key("rt-1", name)):
@@ -107,7 +107,7 @@ def test_empty_tables_are_written_with_the_full_schema(tmp_path):
 
 def test_runs_row_sums_are_exact(tmp_path, small_run):
     run = small_run("sums-1", seed=9)
-    tables = validate_run(run)
+    tables = plan_run(run).tables
     lake.write_run(run, tmp_path)
     row = read(tmp_path, layout.commit_key("sums-1")).to_pylist()[0]
     pnl = sum(tables["positions"].column("realized_pnl").to_pylist())

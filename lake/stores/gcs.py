@@ -17,7 +17,6 @@ what keeps an existing object from being replaced (see README, "Writing to GCS")
 
 from __future__ import annotations
 
-import http.client
 import os
 import threading
 import time
@@ -28,6 +27,7 @@ from typing import Iterator, Sequence
 from lake.checksum import crc32c_b64  # GCS's own notation: base64 of the big-endian CRC32C
 from lake.errors import DestinationError, StoreError
 from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
+from lake.stores.retry import TRANSIENT, after_lost_races, is_retryable
 from lake.stores.destination import check_object_path, check_results_bucket, default_bucket, resolve
 
 DEADLINE_ENV = "EXECUTION_STORE_GCS_DEADLINE"  # seconds of retries per operation
@@ -37,47 +37,6 @@ DEFAULT_DEADLINE = 120.0
 DEFAULT_CONCURRENCY = 8  # below requests' default pool of 10 connections per host
 DEFAULT_REQUEST_TIMEOUT = (10.0, 120.0)  # (connect, read) seconds of one HTTP request
 MULTIPART_LIMIT = 8 * 1024 * 1024  # google-cloud-storage switches to resumable uploads above this
-
-_RETRYABLE_STATUS = {
-    http.client.REQUEST_TIMEOUT,
-    http.client.TOO_MANY_REQUESTS,
-    http.client.INTERNAL_SERVER_ERROR,
-    http.client.BAD_GATEWAY,
-    http.client.SERVICE_UNAVAILABLE,
-    http.client.GATEWAY_TIMEOUT,
-}
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """The explicit set of errors worth retrying: network failures, 408, 429 and 5xx."""
-    import requests
-    import urllib3
-    from google.api_core import exceptions as api
-    from google.auth import exceptions as auth
-    from google.cloud.storage.exceptions import InvalidResponse
-
-    if isinstance(
-        exc,
-        (
-            ConnectionError,  # includes ConnectionRefused/Reset while the service restarts
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            http.client.HTTPException,  # BadStatusLine, IncompleteRead, ...
-            urllib3.exceptions.ProtocolError,
-            urllib3.exceptions.TimeoutError,
-            urllib3.exceptions.PoolError,
-        ),
-    ):
-        return True
-    if isinstance(exc, api.GoogleAPICallError):
-        return exc.code in _RETRYABLE_STATUS
-    if isinstance(exc, InvalidResponse):
-        return exc.response.status_code in _RETRYABLE_STATUS
-    if isinstance(exc, auth.TransportError):  # token refresh over a broken network
-        return bool(exc.args) and isinstance(exc.args[0], BaseException) and is_retryable(exc.args[0])
-    return False
-
 
 @dataclass(frozen=True)
 class ObjectStat:
@@ -157,14 +116,7 @@ class GCSStore:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _retry(self, deadline_at: float):
-        from google.api_core.retry import Retry
-
-        from google.api_core.exceptions import RetryError
-
-        remaining = deadline_at - time.monotonic()
-        if remaining <= 0:  # _errors names the object and the deadline
-            raise RetryError("no time left for another request", None)
-        return Retry(predicate=is_retryable, initial=0.25, maximum=8.0, multiplier=2.0, timeout=remaining)
+        return TRANSIENT.google_retry(deadline_at)
 
     @contextmanager
     def _errors(self, op: str, name: str):
@@ -282,7 +234,7 @@ class GCSStore:
     def _put_first(self, key, name, data, want, content_type, overwrite, deadline_at) -> tuple[PutOutcome, int]:
         from google.api_core import exceptions as api
 
-        for _ in range(3):  # a second round only if the object changes under us
+        def attempt() -> tuple[PutOutcome, int] | None:
             # Resumable uploads (large objects) look first: see the module docstring.
             existing = self._stat(name, deadline_at) if len(data) > MULTIPART_LIMIT else None
             if existing is None:
@@ -291,20 +243,21 @@ class GCSStore:
                 except api.PreconditionFailed:
                     existing = self._stat(name, deadline_at)
                     if existing is None:
-                        continue  # deleted meanwhile: try to create again
+                        return None  # deleted meanwhile: try to create again
             kept = self._existing(key, existing, want, overwrite)
             if kept is not None:
                 return kept, existing.generation
             try:
                 return PutOutcome.REPLACED, self._upload(name, data, want, content_type, existing.generation, deadline_at)
             except api.PreconditionFailed:
-                continue
-        raise StoreError(f"gs://{self.bucket_name}/{name} kept changing while it was written; is another writer active?")
+                return None
+
+        return after_lost_races(attempt, lambda: self._busy(name))
 
     def _put_copy(self, key, name, source_name, source_generation, want, overwrite, deadline_at) -> PutOutcome:
         from google.api_core import exceptions as api
 
-        for _ in range(3):
+        def attempt() -> PutOutcome | None:
             # Look first: the emulator does not enforce preconditions on copies; on GCS this
             # saves a copy on resume, and the precondition below still guards the race.
             existing = self._stat(name, deadline_at)
@@ -316,8 +269,12 @@ class GCSStore:
                 self._copy(name, source_name, source_generation, want, existing.generation if existing else 0, deadline_at)
                 return PutOutcome.REPLACED if existing is not None else PutOutcome.CREATED
             except api.PreconditionFailed:
-                continue
-        raise StoreError(f"gs://{self.bucket_name}/{name} kept changing while it was written; is another writer active?")
+                return None
+
+        return after_lost_races(attempt, lambda: self._busy(name))
+
+    def _busy(self, name: str) -> StoreError:
+        return StoreError(f"gs://{self.bucket_name}/{name} kept changing while it was written; is another writer active?")
 
     @staticmethod
     def _existing(key: str, existing: ObjectStat, want: tuple[int, str], overwrite: bool) -> PutOutcome | None:

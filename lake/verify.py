@@ -1,4 +1,4 @@
-"""Check a destination: every committed run complete and valid, partial runs listed.
+"""Verify a destination: every committed run complete and valid, partial runs listed.
 
 This is what `lake validate` runs, and what a CI job calls to check a store.
 It reads through the Store protocol, so it works on any store.
@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 from lake import layout
 from lake.checksum import crc32c_b64
 from lake.errors import Failure
+from lake.run import check_run_id
 from lake.stores import ObjectNotFoundError, Store, open_store
-from lake.validate import pandera_failures, reference_failures
+from lake.write.checks import pandera_failures, reference_failures
 from schemas import RUN_TABLES, TABLES, Table
 
 _ROOTS = (layout.SPEC_ROOT, "config", "logs", layout.LAKE_ROOT)
@@ -71,12 +72,12 @@ def keys_by_run(store: Store) -> dict[str, list[str]]:
     return found
 
 
-def validate_destination(dest, run_id: str | None = None, progress: Callable[[str], None] | None = None) -> DestinationReport:
+def verify_destination(dest, run_id: str | None = None, progress: Callable[[str], None] | None = None) -> DestinationReport:
     store = open_store(dest)
     report = DestinationReport(store.url)
     found = keys_by_run(store)
     if run_id is not None:
-        layout.check_run_id(run_id)
+        run_id = check_run_id(run_id)
         found = {run_id: found.get(run_id, [])}
     committed = sorted(r for r, keys in found.items() if layout.commit_key(r) in keys)
     for rid, keys in sorted(found.items()):
@@ -88,7 +89,7 @@ def validate_destination(dest, run_id: str | None = None, progress: Callable[[st
             report.runs.append(RunCheck(rid, [f"no run {rid!r} in this destination"]))
     # Runs are independent: read them as concurrently as the store allows (remote stores gain most).
     with ThreadPoolExecutor(max_workers=max(1, min(store.max_concurrency, 4))) as pool:
-        for check in pool.map(lambda rid: check_run(store, rid, set(found[rid])), committed):
+        for check in pool.map(lambda rid: verify_run(store, rid, set(found[rid])), committed):
             report.runs.append(check)
             if progress:
                 progress(check.run_id)
@@ -97,7 +98,7 @@ def validate_destination(dest, run_id: str | None = None, progress: Callable[[st
     return report
 
 
-def check_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
+def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
     check = RunCheck(run_id)
     required = [layout.manifest_key(run_id), layout.summary_key(run_id)]
     required += [layout.spec_table_key(run_id, t) for t in RUN_TABLES]

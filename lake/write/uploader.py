@@ -7,12 +7,13 @@ results bucket: the same validation, layout and commit protocol as any run.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Optional
 
 from lake.run import Run
 from lake.stores.destination import check_results_bucket, default_bucket
 from lake.stores.gcs import GCSStore
-from lake.writer import WriteReport, write_run, write_run_async
+from lake.write import WriteReport, write_run_to_store
 from schemas import RUN_TABLES
 
 
@@ -45,7 +46,7 @@ class GCSResultUploader:
     ) -> WriteReport:
         """Validate and write the run; the event loop stays free while it uploads."""
         run = _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content)
-        return await write_run_async(run, self.store, overwrite=self.overwrite)
+        return await asyncio.to_thread(write_run_to_store, run, self.store, overwrite=self.overwrite)
 
     def upload_backtest_results_sync(
         self,
@@ -60,7 +61,7 @@ class GCSResultUploader:
     ) -> WriteReport:
         """upload_backtest_results for synchronous code (also safe inside a running event loop's thread)."""
         run = _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content)
-        return write_run(run, self.store, overwrite=self.overwrite)
+        return write_run_to_store(run, self.store, overwrite=self.overwrite)
 
 
 def _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content) -> Run:

@@ -1,10 +1,10 @@
 """push: copy the runs of a local lake (or a folder of spec files) to another store, usually gs://.
 
-Committed lake runs are copied byte for byte with the commit protocol (manifest
-first, data, summary, runs row last; create-only), after checking every local
-object against its manifest. Runs present only as spec files
+Committed lake runs are copied byte for byte through the commit Transaction
+(manifest first, data, summary, runs row last; create-only), after checking
+every local object against its manifest. Runs present only as spec files
 (backtest_results/{run_id}/*.parquet + summary.json, config/, logs/) are read
-back into a Run and written with write_run, so they are validated first.
+back into a Run and planned like write_run, so they are validated first.
 Runs already committed at the destination are skipped; anything that would
 replace different bytes there is refused.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -23,11 +22,12 @@ import pyarrow.parquet as pq
 
 from lake import layout
 from lake.checksum import crc32c_b64
-from lake.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from lake.errors import ConflictError, DestinationError, LakeError, ValidationError
-from lake.inspect import keys_by_run
 from lake.run import Run
-from lake.stores import LocalStore, ObjectExistsError, ObjectNotFoundError, PutOutcome, Store, open_store
+from lake.stores import LocalStore, ObjectExistsError, ObjectNotFoundError, Store, open_store, resolve
+from lake.verify import keys_by_run
+from lake.write import Blob, Plan, Transaction, write_run_to_store
+from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from schemas import RUN_TABLES
 
 PUSHED, SKIPPED, REFUSED, FAILED = "pushed", "skipped", "refused", "failed"
@@ -64,11 +64,12 @@ class _Refused(LakeError):
     """The source run cannot be pushed as it is."""
 
 
-def push(src: str | os.PathLike, dest: "str | Store", *, progress: Progress | None = None) -> PushReport:
+def push(src: str | os.PathLike, dest: "str | os.PathLike", *, progress: Progress | None = None) -> PushReport:
     """Push every run under the local folder src to dest (gs://bucket[/prefix] or a folder)."""
-    if not os.path.isdir(src):
-        raise DestinationError(f"push source {os.fspath(src)!r} is not a folder")
-    local = LocalStore(src)
+    source = resolve(src)
+    if source.is_gcs or not source.path.is_dir():
+        raise DestinationError(f"push source {source.url!r} is not a local folder")
+    local = LocalStore(source.path)
     remote = open_store(dest)
     report = PushReport(local.url, remote.url)
     for run_id, keys in sorted(keys_by_run(local).items()):
@@ -115,6 +116,9 @@ def _push_committed(local: Store, remote: Store, run_id: str, keys: set[str]) ->
             REFUSED, "a run with other content is committed at the destination under this run_id")
 
     missing = sorted(set(entries) - keys)
+    summary_key = layout.summary_key(run_id)
+    if summary_key not in entries:
+        return REFUSED, f"{manifest_key} in the source does not list {summary_key}"
     if missing:
         return REFUSED, f"the source lacks {missing[0]} (listed in its manifest)"
 
@@ -122,37 +126,27 @@ def _push_committed(local: Store, remote: Store, run_id: str, keys: set[str]) ->
     groups: dict[tuple[int, str, str], list[str]] = defaultdict(list)
     for key, entry in sorted(entries.items()):
         groups[(entry["size"], entry["crc32c"], _content_type(key))].append(key)
-    summary_key = layout.summary_key(run_id)
-    data_groups = [k for k in groups.values() if summary_key not in k]
-    summary_groups = [k for k in groups.values() if summary_key in k]
 
     # Every source object is checked against the manifest before anything is sent.
-    contents: dict[str, bytes] = {}
-    for group in groups.values():
+    blobs = []
+    for (size, crc32c, content_type), group in groups.items():
         data = local.get(group[0])
-        entry = entries[group[0]]
-        if (len(data), crc32c_b64(data)) != (entry["size"], entry["crc32c"]):
+        if (len(data), crc32c_b64(data)) != (size, crc32c):
             raise _Refused(f"{group[0]} in the source does not match its manifest (size or CRC32C)")
-        contents[group[0]] = data
-    runs_row = local.get(layout.commit_key(run_id))
-
-    def put(group: list[str]) -> int:
-        data = contents[group[0]]
-        return _written(remote.put(group, data, _content_type(group[0])), len(data))
-
-    written = _written(remote.put([manifest_key], manifest_bytes, JSON_CONTENT_TYPE), len(manifest_bytes))
-    with ThreadPoolExecutor(max_workers=max(1, remote.max_concurrency)) as pool:
-        written += sum(pool.map(put, data_groups))
-    written += sum(map(put, summary_groups))
-    written += _written(  # the commit, last
-        remote.put([layout.commit_key(run_id)], runs_row, PARQUET_CONTENT_TYPE), len(runs_row))
-    return PUSHED, written
+        blobs.append(Blob(tuple(group), data, content_type, entries[group[0]].get("rows")))
+    runs_row = Blob((layout.commit_key(run_id),), local.get(layout.commit_key(run_id)), PARQUET_CONTENT_TYPE, 1)
+    plan = Plan(
+        run_id,
+        data=[b for b in blobs if summary_key not in b.keys],
+        summary=next(b for b in blobs if summary_key in b.keys),
+        commit_row=lambda _created_at: runs_row,  # the source's row, byte for byte
+        manifest=manifest_bytes,
+    )
+    return PUSHED, Transaction(remote).commit(plan).bytes_written
 
 
 def _push_spec_files(local: Store, remote: Store, run_id: str, keys: set[str]) -> tuple[str, object]:
-    """A run saved only as the spec's files: read it back and write it with write_run (validated)."""
-    from lake.writer import write_run
-
+    """A run saved only as the spec's files: read it back and write it like write_run (validated)."""
     try:
         summary = json.loads(local.get(layout.summary_key(run_id)))
     except ValueError as exc:
@@ -175,15 +169,10 @@ def _push_spec_files(local: Store, remote: Store, run_id: str, keys: set[str]) -
             return REFUSED, f"{layout.config_key(run_id)} is not valid JSON ({exc})"
     log = local.get(layout.log_key(run_id)) if layout.log_key(run_id) in keys else None
     run = Run(run_id, summary, config=config, log=log, **tables)
-    report = write_run(run, remote)
-    written = sum(o.size for o in report.objects if o.outcome is not PutOutcome.IDENTICAL)
+    written = write_run_to_store(run, remote).bytes_written
     if written == 0:
         return SKIPPED, "already committed at the destination"
     return PUSHED, written
-
-
-def _written(outcomes: list[PutOutcome], size: int) -> int:
-    return size * sum(o is not PutOutcome.IDENTICAL for o in outcomes)
 
 
 def _content_type(key: str) -> str:

@@ -7,15 +7,14 @@ fixes everything in one pass.
 from __future__ import annotations
 
 import json
-import os
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 
 import pandera.errors
 import polars as pl
 import pyarrow as pa
 
-from lake.conform import MAX_EXAMPLES, conform
-from lake.errors import Failure, ValidationError
+from lake.write.conform import MAX_EXAMPLES, conform
+from lake.errors import Failure
 from lake.run import Run
 from schemas import RUN_TABLES, Table
 
@@ -101,15 +100,3 @@ def submit_checks(pool: Executor, tables: dict[str, pa.Table]) -> list[Future]:
     if len(tables) == len(RUN_TABLES):
         futures.append(pool.submit(reference_failures, tables))
     return futures
-
-
-def validate_run(run: Run) -> dict[str, pa.Table]:
-    """The run's four tables as contract Arrow tables; ValidationError listing every problem otherwise."""
-    tables, failures = conform_run(run)
-    # Arrow and polars release the GIL: the tables are checked in parallel.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for future in submit_checks(pool, tables):
-            failures += future.result()
-    if failures:
-        raise ValidationError(run.run_id, failures)
-    return tables
