@@ -39,7 +39,7 @@ from lake import layout, write_run  # noqa: E402
 from lake.write.encode import PARQUET_COMPRESSION, PARQUET_CONTENT_TYPE  # noqa: E402
 from lake.stores.gcs import GCSStore  # noqa: E402
 from lake.synthetic import synthetic_run  # noqa: E402
-from tests.gcs_emulator import Emulator  # noqa: E402
+from tests.support.gcs_emulator import Emulator  # noqa: E402
 
 BUCKET = "execution-store-bench"
 

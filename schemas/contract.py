@@ -142,9 +142,3 @@ class Table:
             }
             for c in self.physical_columns
         ]
-
-    @cached_property
-    def pandera_schema(self):
-        from schemas.pandera_schema import build_pandera_schema
-
-        return build_pandera_schema(self)

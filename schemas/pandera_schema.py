@@ -7,6 +7,8 @@ an order of magnitude slower on a million rows (see bench/write_run.py).
 
 from __future__ import annotations
 
+import functools
+
 import pandera.polars as pap
 import polars as pl
 
@@ -79,3 +81,9 @@ def build_pandera_schema(table: Table) -> pap.DataFrameSchema:
         ordered=True,
         name=table.name,
     )
+
+
+@functools.lru_cache(maxsize=None)
+def pandera_schema(table: Table) -> pap.DataFrameSchema:
+    """The table's Pandera schema, built once per table (derived only from the contract)."""
+    return build_pandera_schema(table)

@@ -1,6 +1,6 @@
 import pytest
 
-pytest_plugins = ["tests.gcs_emulator"]  # the fake-gcs-server fixtures
+pytest_plugins = ["tests.support.gcs_emulator"]  # the fake-gcs-server fixtures
 
 from lake.synthetic import synthetic_run
 

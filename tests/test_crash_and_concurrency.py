@@ -20,7 +20,7 @@ FILLS = 20_000
 
 
 def start_writer(dest, *run_ids, seed=0, fills=200, go_file=None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "tests.proc_writer", str(dest), *run_ids, "--seed", str(seed), "--fills", str(fills)]
+    cmd = [sys.executable, "-m", "tests.support.proc_writer", str(dest), *run_ids, "--seed", str(seed), "--fills", str(fills)]
     if go_file:
         cmd += ["--go-file", str(go_file)]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from google.api_core import exceptions as api
 
-from tests.gcs_emulator import free_port
+from tests.support.gcs_emulator import free_port
 from lake.errors import DestinationError, LakeError, StoreError
 from lake.stores import open_store
 from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.gcs_emulator import Emulator
+from tests.support.gcs_emulator import Emulator
 from lake import ConflictError, layout, write_run, write_run_async
 from lake.cli import main as lake_main
 from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE

@@ -17,12 +17,13 @@ from lake.write.conform import MAX_EXAMPLES, conform
 from lake.errors import Failure
 from lake.run import Run
 from schemas import RUN_TABLES, Table
+from schemas.pandera_schema import pandera_schema
 
 
 def pandera_failures(table: Table, data: pa.Table) -> list[Failure]:
     """Failures of the table's Pandera schema (polars backend) on contract-shaped data."""
     try:
-        table.pandera_schema.validate(pl.from_arrow(data), lazy=True)
+        pandera_schema(table).validate(pl.from_arrow(data), lazy=True)
     except pandera.errors.SchemaErrors as exc:
         return _from_failure_cases(table, exc.failure_cases)
     except pandera.errors.SchemaError as exc:  # raised eagerly for some schema-level problems

@@ -1,4 +1,4 @@
-"""A writer process for crash and concurrency tests: python -m tests.proc_writer DEST RUN_ID... [options].
+"""A writer process for crash and concurrency tests: python -m tests.support.proc_writer DEST RUN_ID... [options].
 
 Prints 'ready' once its runs are built, one line per object written, and
 'done RUN_ID' or 'conflict RUN_ID' per run.

@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks (a real GCS emulator, subprocess writers)."""
