@@ -8,6 +8,7 @@ results bucket: the same validation, layout and commit protocol as any run.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any, Optional
 
 from lake.run import Run
@@ -33,21 +34,6 @@ class GCSResultUploader:
     def __repr__(self) -> str:
         return f"GCSResultUploader({self.store.url!r})"
 
-    async def upload_backtest_results(
-        self,
-        run_id: str,
-        summary: dict[str, Any],
-        orders_df=None,
-        fills_df=None,
-        positions_df=None,
-        equity_df=None,
-        config: Optional[dict[str, Any]] = None,
-        log_content: Optional[str] = None,
-    ) -> WriteReport:
-        """Validate and write the run; the event loop stays free while it uploads."""
-        run = _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content)
-        return await asyncio.to_thread(write_run_to_store, run, self.store, overwrite=self.overwrite)
-
     def upload_backtest_results_sync(
         self,
         run_id: str,
@@ -59,9 +45,18 @@ class GCSResultUploader:
         config: Optional[dict[str, Any]] = None,
         log_content: Optional[str] = None,
     ) -> WriteReport:
-        """upload_backtest_results for synchronous code (also safe inside a running event loop's thread)."""
+        """Validate and write the run (also safe inside a running event loop's thread)."""
         run = _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content)
         return write_run_to_store(run, self.store, overwrite=self.overwrite)
+
+    async def upload_backtest_results(self, *args, **kwargs) -> WriteReport:
+        """Validate and write the run; the event loop stays free while it uploads.
+
+        Same arguments as upload_backtest_results_sync (the work runs in a worker thread).
+        """
+        return await asyncio.to_thread(self.upload_backtest_results_sync, *args, **kwargs)
+
+    upload_backtest_results.__signature__ = inspect.signature(upload_backtest_results_sync)  # for help() and IDEs
 
 
 def _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content) -> Run:
