@@ -33,7 +33,7 @@ from lake import layout  # noqa: E402
 
 def _write_one(args: tuple[str, str, int, int]) -> str:
     from lake.synthetic import synthetic_run
-    from lake.writer import write_run
+    from lake.write import write_run
 
     dest, run_id, n_fills, seed = args
     write_run(synthetic_run(run_id, n_fills, seed), dest)
@@ -129,7 +129,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
-    from lake.catalog.duckdb_engine import open_engine, run_query
+    from lake.catalog.engine import open_engine, run_query
     from lake.catalog.translate import load_query
 
     dest = Path(args.lake)

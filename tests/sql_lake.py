@@ -21,7 +21,7 @@ import pandas as pd
 
 from lake import layout
 from lake.run import Run
-from lake.writer import write_run
+from lake.write import write_run
 
 T0 = pd.Timestamp("2024-01-01 09:00:00", tz="UTC")
 

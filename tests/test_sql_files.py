@@ -10,12 +10,12 @@ import sqlglot
 from sqlglot import exp
 
 from lake import layout
-from lake.catalog import bigquery as bq
+from lake.catalog import ddl
 from lake.catalog.translate import parameters_used, parse_bigquery, parse_header, shipped_queries
+from lake.write import write_run
 from schemas import TABLES
 from sql import SQL_DIR
 from tests.sql_lake import alpha
-from lake.writer import write_run
 
 PARTITION_CLAUSE = "WITH PARTITION COLUMNS (run_id STRING)\n"
 ALL_SQL = sorted(SQL_DIR.glob("*/*.sql"))
@@ -46,16 +46,16 @@ def test_every_sql_file_parses_as_bigquery(path):
 
 
 def test_ddl_and_views_do_not_drift_from_schemas():
-    assert bq.drifted_files(SQL_DIR) == [], "run `lake sql generate` and commit sql/ddl and sql/views"
+    assert ddl.drifted_files(SQL_DIR) == [], "run `lake sql generate` and commit sql/ddl and sql/views"
 
 
 def test_drift_is_detected(tmp_path):
-    bq.write_generated_files(tmp_path)
-    assert bq.drifted_files(tmp_path) == []
-    ddl = tmp_path / "ddl" / "fills.sql"
-    ddl.write_text(ddl.read_text().replace("last_px NUMERIC NOT NULL", "last_px FLOAT64 NOT NULL"))
+    ddl.write_generated_files(tmp_path)
+    assert ddl.drifted_files(tmp_path) == []
+    fills_ddl = tmp_path / "ddl" / "fills.sql"
+    fills_ddl.write_text(fills_ddl.read_text().replace("last_px NUMERIC NOT NULL", "last_px FLOAT64 NOT NULL"))
     (tmp_path / "views" / "stale.sql").write_text("SELECT 1;\n")
-    assert bq.drifted_files(tmp_path) == ["ddl/fills.sql", "views/stale.sql"]
+    assert ddl.drifted_files(tmp_path) == ["ddl/fills.sql", "views/stale.sql"]
 
 
 def _ddl_columns(table: str) -> list[tuple[str, str, bool, str]]:
@@ -128,15 +128,20 @@ def test_parquet_files_hold_what_the_ddl_declares(tmp_path):
             assert (column.max_definition_level == 0) == not_null, f"{table}.{name}"
 
 
-@pytest.mark.parametrize("name", sorted(shipped_queries()))
-def test_every_query_says_what_it_answers_and_declares_its_parameters(name):
-    text = shipped_queries()[name].read_text()
+# The analysts' queries and the ones lake commands run themselves (runs, compare) follow the same rules.
+QUERY_FILES = sorted(SQL_DIR.glob("queries/*.sql")) + sorted(SQL_DIR.glob("commands/*.sql"))
+
+
+@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.relative_to(SQL_DIR).as_posix())
+def test_every_query_says_what_it_answers_and_declares_its_parameters(path):
+    text = path.read_text()
+    name = path.stem
     query = parse_header(text, name)
     assert query.title.endswith("?"), "the first comment line asks the question the query answers"
     assert re.search(r"^-- Parameters:$", text, re.MULTILINE)
     assert set(query.params) == parameters_used(text, name)
     for param in query.params.values():
         assert param.description, f"@{param.name} has no description"
-    # Analysts read committed runs: queries use the views, never the lake_* external tables.
+    # Readers see committed runs: queries use the views, never the lake_* external tables.
     tables = {(t.db, t.name) for t in sqlglot.parse_one(text, read="bigquery").find_all(exp.Table) if t.db}
     assert tables and tables <= {("execution", t) for t in TABLES}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from lake import layout
-from lake.catalog.duckdb_engine import query_lake
-from lake.writer import write_run
+from lake.catalog.engine import query_lake
+from lake.write import write_run
 from tests.sql_lake import alpha, gamma, run_0042
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lake.catalog.duckdb_engine import open_engine, query_lake, run_query
+from lake.catalog.engine import open_engine, query_lake, run_query
 from lake.catalog.translate import QueryError
 from tests.sql_lake import BTC, ETH, alpha, build_lake, run_0042
 

@@ -174,7 +174,7 @@ def test_contract_first_register_creates_dataset_with_location_then_one_ddl_job_
 
     # Then one query job per statement, in order (external tables before the views that read them),
     # each carrying exactly the generated DDL, as standard SQL, in the dataset's location.
-    expected = bq.statements(dataset="execution", lake_root=f"gs://{BUCKET}/prod", project=PROJECT, fingerprints=True)
+    expected = bq.statements(dataset="execution", lake_root=f"gs://{BUCKET}/prod", project=PROJECT)
     jobs = [c for c in _writes(calls) if c["path"].endswith("/jobs")]
     assert [j["body"]["configuration"]["query"]["query"] for j in jobs] == [s.sql for s in expected]
     for job in jobs:
@@ -282,7 +282,7 @@ def test_register_dry_run_prints_the_statements_and_calls_nothing(capsys):
     assert main(["register", "--project", PROJECT, "--bucket", f"gs://{BUCKET}/prod", "--location", "EU", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"CREATE SCHEMA IF NOT EXISTS `{PROJECT}.execution`\nOPTIONS (location = 'EU');" in out
-    for stmt in bq.statements(lake_root=f"gs://{BUCKET}/prod", project=PROJECT, fingerprints=True):
+    for stmt in bq.statements(lake_root=f"gs://{BUCKET}/prod", project=PROJECT):
         assert stmt.sql in out
     assert out.count("CREATE OR REPLACE EXTERNAL TABLE") == 5 and out.count("CREATE OR REPLACE VIEW") == 5
 

@@ -34,6 +34,7 @@ from lake.errors import LakeError
 from sql import SQL_DIR
 
 QUERIES_DIR = SQL_DIR / "queries"
+COMMANDS_DIR = SQL_DIR / "commands"  # the lake commands' own queries, not listed among the analysts'
 
 _PARAM_LINE = re.compile(r"^--\s+@([A-Za-z_][A-Za-z0-9_]*)\s+([A-Z][A-Z0-9_]*(?:<[A-Z0-9_]+>)?)\s*:?\s*(.*)$")
 _DEFAULT = re.compile(r"\(default:\s*(.*?)\)\s*\.?\s*$")
@@ -124,6 +125,11 @@ def load_query(ref: str) -> Query:
     if not re.search(r"\b(select|with|create|describe|show|from)\b", ref, re.IGNORECASE):
         raise QueryError(f"{ref!r} is neither a shipped query ({', '.join(shipped)}), a .sql file, nor SQL")
     return parse_header(ref, "<sql>")
+
+
+def command_query(name: str) -> Query:
+    """A query that a lake command runs itself (sql/commands/{name}.sql), e.g. 'runs'."""
+    return parse_header((COMMANDS_DIR / f"{name}.sql").read_text(), name)
 
 
 # --- values ----------------------------------------------------------------------------------

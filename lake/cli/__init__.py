@@ -1,4 +1,4 @@
-"""The `lake` command. Each feature registers its subcommands from its own module."""
+"""The `lake` command. Each user task registers its subcommands from its own module; lake.cli.format shows results."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ import sys
 
 from lake.errors import LakeError
 
-# Modules exposing register(subparsers); each adds its own subcommands.
+# One module per user task, each exposing register(subparsers); this order is the order of `lake --help`.
 COMMAND_MODULES = [
-    "lake.cli.core",
+    "lake.cli.write",
+    "lake.cli.validate",
+    "lake.cli.runs",
+    "lake.cli.demo",
     "lake.cli.backtest",
-    "lake.cli.sql",
-    "lake.cli.gcs",
+    "lake.cli.generate",
+    "lake.cli.register",
+    "lake.cli.query",
+    "lake.cli.compare",
+    "lake.cli.push",
 ]
 
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-
-DEFAULT_DEST = "./lakehouse"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_backtest(args) -> int:
-    from lake.backtest.market_data import SPECS
-    from lake.backtest.runner import run_backtests, variants
+    from lake.nautilus.backtest.market_data import SPECS
+    from lake.nautilus.backtest.runner import run_backtests, variants
     from lake.errors import LakeError
+    from lake.stores import default_dest
 
-    dest = args.dest or os.environ.get("LAKE_DEST", DEFAULT_DEST)
+    dest = args.dest or default_dest()
     symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
     unknown = [s for s in symbols if s not in SPECS]
     if unknown or not symbols:
