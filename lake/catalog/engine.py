@@ -20,6 +20,7 @@ from lake.catalog.ddl import DATASET, external_table_name
 from lake.catalog.translate import Query, QueryError, load_query, parse_header, to_duckdb
 from lake.errors import DestinationError
 from lake.stores import Destination, resolve
+from lake.stores.destination import no_credentials
 from schemas import TABLES
 from sql import SQL_DIR
 
@@ -97,11 +98,7 @@ def _gcs_filesystem(where: Destination):
     try:
         credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/devstorage.read_only"])
     except DefaultCredentialsError as exc:
-        raise DestinationError(
-            f"no Google credentials for {where.url}: set up Application Default Credentials "
-            "(gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS), "
-            "or set STORAGE_EMULATOR_HOST for an emulator"
-        ) from exc
+        raise no_credentials(where.url) from exc
     return gcsfs.GCSFileSystem(token=credentials)
 
 

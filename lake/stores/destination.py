@@ -78,6 +78,15 @@ def resolve(dest: "str | os.PathLike | Destination | None" = None) -> Destinatio
     return Destination(str(path), path=path)
 
 
+def no_credentials(url: str) -> DestinationError:
+    """The one message for a machine without Google credentials (writer, engine and registration alike)."""
+    return DestinationError(
+        f"no Google credentials for {url}: set up Application Default Credentials "
+        "(gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS), "
+        "or set STORAGE_EMULATOR_HOST for an emulator"
+    )
+
+
 def check_results_bucket(bucket: object) -> str:
     """Return bucket if results may be written there; DestinationError otherwise."""
     if not isinstance(bucket, str) or not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:

@@ -28,7 +28,7 @@ from lake.checksum import crc32c_b64  # GCS's own notation: base64 of the big-en
 from lake.errors import DestinationError, StoreError
 from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
 from lake.stores.retry import TRANSIENT, after_lost_races, is_retryable
-from lake.stores.destination import check_object_path, check_results_bucket, default_bucket, resolve
+from lake.stores.destination import check_object_path, check_results_bucket, default_bucket, no_credentials, resolve
 
 DEADLINE_ENV = "EXECUTION_STORE_GCS_DEADLINE"  # seconds of retries per operation
 CONCURRENCY_ENV = "EXECUTION_STORE_GCS_CONCURRENCY"
@@ -100,11 +100,7 @@ class GCSStore:
                 try:
                     self._client = storage.Client(project=self._project)
                 except DefaultCredentialsError as exc:
-                    raise DestinationError(
-                        f"no Google credentials for {self.url}: set up Application Default Credentials "
-                        "(gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS), "
-                        "or set STORAGE_EMULATOR_HOST for an emulator"
-                    ) from exc
+                    raise no_credentials(self.url) from exc
             return self._client
 
     @property
