@@ -72,11 +72,15 @@ def test_console_script_writes_and_shows_runs(tmp_path):
         [LAKE, "write-synthetic", "--dest", tmp_path, "--runs", "2", "--fills", "500", "--prefix", "cli"],
         capture_output=True, text=True, check=True,
     )
-    assert out.stderr.count("cli-") >= 2
+    assert out.stderr.count("Z-cli-") >= 2  # <UTC time>Z-cli-<seed>-<hex>
     shown = subprocess.run([LAKE, "runs", "--dest", tmp_path], capture_output=True, text=True, check=True).stdout
-    header = shown.splitlines()[0].split()
-    assert header[0] == "field" and len(header) == 3 and all(h.startswith("cli-") for h in header[1:])
+    # Long run ids are shown once in a legend ("run 1: <id>") and the columns are named by number.
+    legend = [line.split(": ", 1)[1] for line in shown.splitlines() if line.startswith("run ")]
+    assert len(legend) == 2 and all("Z-cli-" in run_id for run_id in legend)
+    header = next(line for line in shown.splitlines() if line.startswith("field"))
+    assert header.split()[1:] == ["run", "1", "run", "2"]
     fill_row = next(line for line in shown.splitlines() if line.startswith("fill_count")).split()
     assert fill_row[1:] == ["500", "500"]
+    header = ["field", *legend]
     manifest = json.loads((tmp_path / layout.manifest_key(header[1])).read_bytes())
     assert manifest["run_id"] == header[1]
