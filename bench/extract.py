@@ -29,7 +29,7 @@ from nautilus_trader.model.identifiers import Venue  # noqa: E402
 from nautilus_trader.model.objects import Money  # noqa: E402
 from nautilus_trader.trading.strategy import Strategy  # noqa: E402
 
-from lake.backtest import market_data as md  # noqa: E402
+from lake.nautilus.backtest import market_data as md  # noqa: E402
 from lake.nautilus import from_nautilus  # noqa: E402
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT")

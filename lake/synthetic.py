@@ -2,7 +2,7 @@
 
 Fills reference orders, positions reference fills, money adds up exactly:
 every amount is made in integer units of 1e-9 and turned into decimal128(38, 9)
-without passing through floats.
+without passing through floats (lake.fixed_point).
 """
 
 from __future__ import annotations
@@ -13,25 +13,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lake.fixed_point import DECIMAL, NS_PER_SECOND, NS_PER_US, UNITS_PER_ONE, units_array
 from lake.run import Run
 
-SCALE = 10**9
+PER_CENT = UNITS_PER_ONE // 100  # prices are drawn in cents
+PER_MILLI = UNITS_PER_ONE // 1000  # quantities in thousandths
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 _BASE_PRICE_CENTS = {"BTCUSDT.BINANCE": 6_500_000, "ETHUSDT.BINANCE": 350_000}
-
-
-def decimal_from_units(units: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    """decimal128(38, 9) from int64 counts of 1e-9, exactly (two's complement, little-endian)."""
-    units = np.ascontiguousarray(units, dtype=np.int64)
-    words = np.empty((len(units), 2), dtype=np.int64)
-    words[:, 0] = units
-    words[:, 1] = np.where(units < 0, -1, 0)
-    validity = None
-    null_count = 0
-    if valid is not None:
-        validity = pa.array(valid, pa.bool_()).buffers()[1]
-        null_count = int((~valid).sum())
-    return pa.Array.from_buffers(pa.decimal128(38, 9), len(units), [validity, pa.py_buffer(words)], null_count)
 
 
 def _ids(prefix: str, numbers: np.ndarray) -> pa.Array:
@@ -70,7 +58,7 @@ def synthetic_run(
     base = np.array([_BASE_PRICE_CENTS.get(i, 10_000) for i in instruments], dtype=np.int64)
     price_cents = base[order_inst] + rng.integers(-base[order_inst] // 20, base[order_inst] // 20 + 1)
     is_limit = rng.random(n_orders) < 0.5
-    order_ts = START.timestamp() * SCALE + np.arange(n_orders, dtype=np.int64) * 1_000_000_000 + rng.integers(0, 1000, n_orders)
+    order_ts = START.timestamp() * NS_PER_SECOND + np.arange(n_orders, dtype=np.int64) * NS_PER_SECOND + rng.integers(0, 1000, n_orders)
     order_ts = order_ts.astype(np.int64)
 
     # Fills: each filled order gets at least one; fill i belongs to order fill_order[i].
@@ -105,11 +93,11 @@ def synthetic_run(
             "instrument_id": pa.array(np.asarray(instruments, dtype=object)[order_inst].astype(str)),
             "order_side": pa.array(side),
             "order_type": pa.array(np.where(is_limit, "LIMIT", "MARKET")),
-            "quantity": decimal_from_units(quantity_milli * 10**6),
-            "filled_qty": decimal_from_units(np.concatenate([filled_milli[:n_filled], np.zeros(n_orders - n_filled, np.int64)]) * 10**6),
-            "price": decimal_from_units(price_cents * 10**7, valid=is_limit),
-            "trigger_price": pa.nulls(n_orders, pa.decimal128(38, 9)),
-            "avg_px": decimal_from_units(price_cents * 10**7, valid=np.arange(n_orders) < n_filled),
+            "quantity": units_array(quantity_milli * PER_MILLI),
+            "filled_qty": units_array(np.concatenate([filled_milli[:n_filled], np.zeros(n_orders - n_filled, np.int64)]) * PER_MILLI),
+            "price": units_array(price_cents * PER_CENT, valid=is_limit),
+            "trigger_price": pa.nulls(n_orders, DECIMAL),
+            "avg_px": units_array(price_cents * PER_CENT, valid=np.arange(n_orders) < n_filled),
             "status": pa.array(status),
             "time_in_force": pa.array(np.where(is_limit, "GTC", "IOC")),
             "ts_init": _timestamps(order_ts),
@@ -127,9 +115,9 @@ def synthetic_run(
             "strategy_id": pa.array(np.full(n_fills, strategy_id)),
             "instrument_id": orders.column("instrument_id").take(fill_order),
             "order_side": pa.array(side[fill_order]),
-            "last_qty": decimal_from_units(qty_milli * 10**6),
-            "last_px": decimal_from_units(fill_px_cents * 10**7),
-            "commission": decimal_from_units(commission_units),
+            "last_qty": units_array(qty_milli * PER_MILLI),
+            "last_px": units_array(fill_px_cents * PER_CENT),
+            "commission": units_array(commission_units),
             "commission_currency": pa.array(np.full(n_fills, "USDT")),
             "liquidity_side": pa.array(np.where(is_limit[fill_order], "MAKER", "TAKER")),
             "ts_event": _timestamps(fill_ts),
@@ -143,7 +131,7 @@ def synthetic_run(
     peak_milli = filled_milli[first_order_of_pos]
     direction = np.where(pos_entry_buy, 1, -1)
     pos_commission = np.bincount(order_pos[fill_order], weights=commission_units, minlength=n_positions).astype(np.int64)
-    gross = np.where(closed, (close_px - open_px) * peak_milli * direction * 10**4, 0)
+    gross = np.where(closed, (close_px - open_px) * peak_milli * direction * (PER_CENT * PER_MILLI // UNITS_PER_ONE), 0)
     realized = gross - pos_commission
     opened_ts = order_ts[first_order_of_pos] + 1_234_567
     closed_ts = ts_last[last_order_of_pos]
@@ -158,11 +146,11 @@ def synthetic_run(
             ),
             "entry": pa.array(np.where(pos_entry_buy, "BUY", "SELL")),
             "side": pa.array(np.where(closed, "FLAT", np.where(pos_entry_buy, "LONG", "SHORT"))),
-            "quantity": decimal_from_units(np.where(closed, 0, peak_milli) * 10**6),
-            "peak_qty": decimal_from_units(peak_milli * 10**6),
-            "avg_px_open": decimal_from_units(open_px * 10**7),
-            "avg_px_close": decimal_from_units(close_px * 10**7, valid=closed),
-            "realized_pnl": decimal_from_units(realized),
+            "quantity": units_array(np.where(closed, 0, peak_milli) * PER_MILLI),
+            "peak_qty": units_array(peak_milli * PER_MILLI),
+            "avg_px_open": units_array(open_px * PER_CENT),
+            "avg_px_close": units_array(close_px * PER_CENT, valid=closed),
+            "realized_pnl": units_array(realized),
             "currency": pa.array(np.full(n_positions, "USDT")),
             "ts_opened": _timestamps(opened_ts),
             "ts_closed": _timestamps(np.maximum(closed_ts, opened_ts), valid=closed),
@@ -171,25 +159,25 @@ def synthetic_run(
     )
 
     # Equity: balance steps with realized PnL as positions close; unrealized is noise around it.
-    start_ns = int(START.timestamp()) * SCALE
-    end_ns = int(max(order_ts.max(initial=start_ns), fill_ts.max(initial=start_ns))) + SCALE
-    eq_ts = np.linspace(start_ns, end_ns, n_equity).astype(np.int64) // 1000 * 1000
+    start_ns = int(START.timestamp()) * NS_PER_SECOND
+    end_ns = int(max(order_ts.max(initial=start_ns), fill_ts.max(initial=start_ns))) + NS_PER_SECOND
+    eq_ts = np.linspace(start_ns, end_ns, n_equity).astype(np.int64) // NS_PER_US * NS_PER_US
     eq_ts = np.unique(eq_ts)
     order_by_close = np.argsort(closed_ts)
     cum = np.concatenate([[0], np.cumsum(realized[order_by_close])])
-    balance = 100_000 * SCALE + cum[np.searchsorted(closed_ts[order_by_close], eq_ts, side="right")]
-    unrealized = rng.integers(-500, 500, len(eq_ts)) * 10**7
+    balance = 100_000 * UNITS_PER_ONE + cum[np.searchsorted(closed_ts[order_by_close], eq_ts, side="right")]
+    unrealized = rng.integers(-500, 500, len(eq_ts)) * PER_CENT
     equity_curve = pa.table(
         {
-            "ts": pa.array(eq_ts // 1000, pa.timestamp("us", tz="UTC")),
+            "ts": pa.array(eq_ts // NS_PER_US, pa.timestamp("us", tz="UTC")),
             "currency": pa.array(np.full(len(eq_ts), "USDT")),
-            "balance": decimal_from_units(balance),
-            "unrealized_pnl": decimal_from_units(unrealized),
-            "equity": decimal_from_units(balance + unrealized),
+            "balance": units_array(balance),
+            "unrealized_pnl": units_array(unrealized),
+            "equity": units_array(balance + unrealized),
         }
     )
 
-    total_pnl = realized.sum() / SCALE
+    total_pnl = realized.sum() / UNITS_PER_ONE
     wins = (realized[closed] > 0).mean() if closed.any() else None
     summary = {
         "trader_id": "BACKTESTER-001",
@@ -197,7 +185,7 @@ def synthetic_run(
         "instrument_ids": sorted(instruments),
         "venues": sorted({i.rsplit(".", 1)[-1] for i in instruments}),
         "backtest_start": START,
-        "backtest_end": START + dt.timedelta(microseconds=(end_ns - start_ns) // 1000),
+        "backtest_end": START + dt.timedelta(microseconds=(end_ns - start_ns) // NS_PER_US),
         "total_orders": n_orders,
         "total_positions": n_positions,
         "stats_pnls": {"USDT": {"PnL (total)": float(total_pnl), "Win Rate": None if wins is None else float(wins)}},

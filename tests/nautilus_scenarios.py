@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from lake.backtest import market_data as md
-from lake.backtest.strategies import Scripted, ScriptedConfig
+from lake.nautilus.backtest import market_data as md
+from lake.nautilus.backtest.strategies import Scripted, ScriptedConfig
 from lake.nautilus import EquityRecorder, EquityRecorderConfig
 
 UNIT = Decimal("0.000000001")

@@ -12,10 +12,12 @@ import re
 from collections import defaultdict
 from decimal import Decimal
 
+import nautilus_trader
 import pyarrow.parquet as pq
 import pytest
 
 from lake import write_run
+from lake.fixed_point import units_array
 from lake.nautilus import (
     ExtractionError,
     account_state_samples,
@@ -23,10 +25,13 @@ from lake.nautilus import (
     float_to_units,
     from_nautilus,
     raw_to_units,
-    units_array,
 )
 from tests.nautilus_scenarios import BTC, ETH, act, dec, engine, money, ns, rows
 from schemas import TABLES
+
+# The tested releases differ here (1.221.x on Python 3.11, 1.231.x on 3.12+); the installed one sets the expectation.
+NAUTILUS_VERSION = tuple(int(part) for part in re.match(r"(\d+)\.(\d+)", nautilus_trader.__version__).groups())
+FLIP_KEEPS_CLOSED_LEG = NAUTILUS_VERSION >= (1, 231)
 
 # ---------------------------------------------------------------- scenarios (one engine each, shared per module)
 
@@ -55,7 +60,7 @@ HEDGING_ACTIONS = [
 
 FLIP_ACTIONS = [
     act(3, BTC, "BUY", "2"),
-    act(6, BTC, "SELL", "5"),  # one order through zero: 1.221 keeps no snapshot of the closed long
+    act(6, BTC, "SELL", "5"),  # one order through zero: 1.221 keeps no snapshot of the closed long, 1.231 does
     act(10, BTC, "BUY", "3"),  # closes the short
 ]
 
@@ -276,25 +281,40 @@ def test_partial_fills_and_order_types(extracted):
             assert abs(f["commission"] - f["last_qty"] * f["last_px"] * Decimal("0.001")) <= Decimal("1e-8")
 
 
-def test_single_order_flip_keeps_no_snapshot_in_1221(extracted):
-    """Documented behaviour: an order that takes a NETTING position through zero closes the leg in place.
+def test_single_order_flip(extracted):
+    """Documented behaviour: one order takes a NETTING position through zero (long 2, then SELL 5: short 3).
 
-    The positions table then holds one row for the position id: the leg reopened by
-    the flipping order (its opening_order_id), while the fills of the earlier long
-    leg still carry the same position_id. The lost leg's realized PnL is in
-    Nautilus's PnL (total) but in no positions row.
+    Both tested releases keep one live row under the position id: the leg reopened
+    by the flipping order (its opening_order_id), while the fills of the earlier
+    long leg carry the same position_id. They differ on the closed long leg:
+    - 1.221 loses it: no row holds it, so its realized PnL is in Nautilus's
+      PnL (total) but in no positions row (the sum of realized_pnl falls short);
+    - 1.231 keeps it as a snapshot ('<position_id>-<uuid>', opened by the first
+      order, closed by the flipping one), so realized PnL adds up to PnL (total).
     """
     eng, run = extracted("netting_flip")
     positions = run.positions.to_pylist()
-    assert len(positions) == 1 and not positions[0]["is_snapshot"]
     orders = sorted(run.orders.to_pylist(), key=lambda o: o["ts_init_ns"])
-    assert positions[0]["opening_order_id"] == orders[1]["client_order_id"]
-    assert positions[0]["closing_order_id"] == orders[2]["client_order_id"]
-    assert positions[0]["peak_qty"] == 3  # the short leg only
+    (live,) = [p for p in positions if not p["is_snapshot"]]
+    assert live["opening_order_id"] == orders[1]["client_order_id"]
+    assert live["closing_order_id"] == orders[2]["client_order_id"]
+    assert live["peak_qty"] == 3  # the short leg only
     first = [f for f in run.fills.to_pylist() if f["client_order_id"] == orders[0]["client_order_id"]]
-    assert first and all(f["position_id"] == positions[0]["position_id"] for f in first)
+    assert first and all(f["position_id"] == live["position_id"] for f in first)
     pnl = _pnl_by_currency(run)["USDT"]
-    assert run.summary["stats_pnls"]["USDT"]["PnL (total)"] != pytest.approx(float(pnl), abs=1e-6)
+    total = run.summary["stats_pnls"]["USDT"]["PnL (total)"]
+    snapshots = [p for p in positions if p["is_snapshot"]]
+    if FLIP_KEEPS_CLOSED_LEG:
+        (leg,) = snapshots
+        assert leg["position_id"].startswith(live["position_id"] + "-")
+        assert (leg["opening_order_id"], leg["closing_order_id"]) == (orders[0]["client_order_id"], orders[1]["client_order_id"])
+        assert leg["peak_qty"] == 2 and leg["side"] == "FLAT"
+        assert total == pytest.approx(float(pnl), abs=1e-6)
+        assert run.summary["counts"]["position_snapshots"] == 1
+    else:
+        assert snapshots == [] and len(positions) == 1
+        assert total != pytest.approx(float(pnl), abs=1e-6)
+        assert run.summary["counts"]["position_snapshots"] == 0
     assert run.summary["equity_source"] == "account_states"
 
 
@@ -361,7 +381,7 @@ def test_summary_names_and_identity(extracted):
     assert "Win Rate" in s["stats_pnls"]["USDT"] and "Sharpe Ratio (252 days)" in s["stats_returns"]
     assert s["counts"]["position_snapshots"] == 2
     assert re.fullmatch(r"\d{8}T\d{6}Z-Scripted-000-[0-9a-f]{8}", run.run_id)
-    assert run.config["strategies"][0]["path"] == "lake.backtest.strategies:Scripted"
+    assert run.config["strategies"][0]["path"] == "lake.nautilus.backtest.strategies:Scripted"
 
 
 # ---------------------------------------------------------------- exact number conversion
@@ -383,12 +403,12 @@ def test_raw_conversion_is_exact_and_refuses_extra_decimals():
 
 
 def test_inexact_value_names_table_column_row_and_id():
-    from lake.nautilus import _units
+    from lake.nautilus.units import raw_units_array
     from nautilus_trader.model.objects import Price
 
     ok, bad = Price.from_str("1.5").raw, Price.from_str("2.0000000001").raw
     with pytest.raises(ExtractionError, match=r"fills\.last_px row 1 \(T-2\): 2\.0000000001 needs more than 9 decimals"):
-        _units([ok, bad], "fills", "last_px", ["T-1", "T-2"])
+        raw_units_array([ok, bad], "fills", "last_px", ["T-1", "T-2"])
 
 
 def test_float_average_prices_round_half_even():
@@ -416,7 +436,7 @@ def test_equity_recorder_on_quotes_samples_each_interval():
     from nautilus_trader.model.identifiers import Venue
     from nautilus_trader.model.objects import Money
 
-    from lake.backtest import market_data as md
+    from lake.nautilus.backtest import market_data as md
     from lake.nautilus import EquityRecorder, EquityRecorderConfig
 
     eng = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True)))
@@ -435,3 +455,24 @@ def test_equity_recorder_on_quotes_samples_each_interval():
     mid = (last.bid_price.as_decimal() + last.ask_price.as_decimal()) / 2
     assert eq[-1]["equity"] == Decimal("1000") + mid.quantize(Decimal("1e-8"))
     assert len({r["equity"] for r in eq}) > 5
+
+
+# ---------------------------------------------------------------- the engine's log file
+
+
+def test_log_file_found_whatever_suffix_nautilus_gives_it(tmp_path):
+    """1.221 writes a JSON log as '<log_file_name>.json', 1.231 as '.jsonl'; a dot in the name loses its last part."""
+    from lake.errors import LakeError
+    from lake.nautilus.documents import find_log_file
+
+    (tmp_path / "run-1.jsonl").write_text('{"message": "1.231"}\n')
+    assert find_log_file(tmp_path / "run-1") == tmp_path / "run-1.jsonl"  # the configured log_file_name
+    assert find_log_file(tmp_path / "run-1.json") == tmp_path / "run-1.jsonl"  # the name 1.221 would have used
+    (tmp_path / "run.v2.json").write_text('{"message": "1.221"}\n')
+    assert find_log_file(tmp_path / "run.v2.x") == tmp_path / "run.v2.json"
+    assert find_log_file(tmp_path / "run.v2.json") == tmp_path / "run.v2.json"  # an existing file is taken as is
+    with pytest.raises(LakeError, match=r"log file not found in .*: looked for other-run and other-run\.json, "
+                                        r"other-run\.jsonl, other-run\.log; the folder holds \['run-1\.jsonl'"):
+        find_log_file(tmp_path / "other-run")
+    with pytest.raises(LakeError, match="the folder does not exist"):
+        find_log_file(tmp_path / "missing" / "run-1")

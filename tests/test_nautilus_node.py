@@ -8,7 +8,7 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
-from lake.backtest import market_data as md
+from lake.nautilus.backtest import market_data as md
 from lake.errors import LakeError
 from lake.nautilus import from_nautilus, write_node_results
 from tests.test_nautilus import assert_account_matches, assert_fills_match, assert_orders_match, assert_positions_match
@@ -28,8 +28,8 @@ def _run_config(catalog_path: str, *, dispose: bool):
 
     strategies = [
         ImportableStrategyConfig(
-            strategy_path="lake.backtest.strategies:EMACross",
-            config_path="lake.backtest.strategies:EMACrossConfig",
+            strategy_path="lake.nautilus.backtest.strategies:EMACross",
+            config_path="lake.nautilus.backtest.strategies:EMACrossConfig",
             config={
                 "instrument_id": f"{symbol}.BINANCE",
                 "bar_type": str(md.bar_type(symbol)),
@@ -102,7 +102,7 @@ def test_node_results_written_and_equal_reports(node_run, tmp_path):
     (report,) = write_node_results(node, tmp_path)
     stored = json.loads((tmp_path / "config" / report.run_id / "backtest_config.json").read_text())
     assert stored["venues"][0]["starting_balances"] == ["1000000 USDT"]
-    assert stored["engine"]["strategies"][0]["strategy_path"] == "lake.backtest.strategies:EMACross"
+    assert stored["engine"]["strategies"][0]["strategy_path"] == "lake.nautilus.backtest.strategies:EMACross"
     fills = pq.read_table(tmp_path / "lake" / "fills" / f"run_id={report.run_id}" / "part-00000.parquet")
     assert fills.num_rows == run.fills.num_rows
     assert sum(fills.column("commission").to_pylist(), Decimal(0)) == sum(run.fills.column("commission").to_pylist(), Decimal(0))

@@ -7,7 +7,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from lake.backtest.runner import BacktestSpec, run_backtests, variants
+from lake.nautilus.backtest.runner import BacktestSpec, run_backtests, variants
 from lake.cli import main
 from lake.errors import LakeError
 
@@ -32,7 +32,7 @@ def test_lake_backtest_writes_new_runs_and_keeps_earlier_ones(tmp_path, capsys):
         summary = json.loads((dest / "backtest_results" / run_id / "summary.json").read_text())
         assert summary["nautilus_trader_version"] and summary["equity_source"] == "equity_recorder"
         config = json.loads((dest / "config" / run_id / "backtest_config.json").read_text())
-        assert config["backtest"]["run_id"] == run_id and config["strategies"][0]["path"] == "lake.backtest.strategies:EMACross"
+        assert config["backtest"]["run_id"] == run_id and config["strategies"][0]["path"] == "lake.nautilus.backtest.strategies:EMACross"
         # Each subprocess captured its own engine log (JSON lines), and only its own.
         (log,) = list((dest / "logs" / run_id).iterdir())
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]

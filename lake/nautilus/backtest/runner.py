@@ -4,28 +4,25 @@ Each backtest runs in its own subprocess: Nautilus logging is set up once per
 process, so only a fresh process captures a run's own log file. The parent
 only schedules children (a few at a time) and shows progress.
 
-    python -m lake.backtest.runner '<spec json>' <dest>    # one backtest (what the parent starts)
+    python -m lake.nautilus.backtest.runner '<spec json>' <dest>    # one backtest (what the parent starts)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 from lake.errors import LakeError
-from lake.run import check_run_id
-
-DEFAULT_DEST = "./lakehouse"
+from lake.run import new_run_id
+from lake.stores import DEFAULT_DEST
 
 
 @dataclass(frozen=True)
@@ -58,12 +55,6 @@ class BacktestSpec:
         data = json.loads(text)
         data["symbols"] = tuple(data["symbols"])
         return cls(**data)
-
-
-def new_run_id(spec: BacktestSpec) -> str:
-    """Sortable and readable: UTC time, the spec's label, 8 hex of a uuid4."""
-    now = dt.datetime.now(dt.timezone.utc)
-    return check_run_id(f"{now:%Y%m%dT%H%M%S}Z-{spec.label}-{uuid.uuid4().hex[:8]}")
 
 
 def variants(n: int, *, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"), bars: int = 1440, bar_minutes: int = 1,
@@ -100,9 +91,9 @@ def build_engine(spec: BacktestSpec, *, log_dir: str | None = None, log_name: st
     from nautilus_trader.model.identifiers import TraderId, Venue
     from nautilus_trader.model.objects import Money
 
-    from lake.backtest import market_data as md
-    from lake.backtest.strategies import EMACross, EMACrossConfig
-    from lake.nautilus import EquityRecorder, EquityRecorderConfig
+    from lake.nautilus.backtest import market_data as md
+    from lake.nautilus.backtest.strategies import EMACross, EMACrossConfig
+    from lake.nautilus.recorder import EquityRecorder, EquityRecorderConfig
 
     if log_dir is not None:
         logging = LoggingConfig(
@@ -161,15 +152,17 @@ def build_engine(spec: BacktestSpec, *, log_dir: str | None = None, log_name: st
 
 def run_one(spec: BacktestSpec, dest: str) -> dict:
     """Run spec in this process, write it to dest; a small JSON-ready report."""
-    from lake.nautilus import engine_config, from_nautilus
-    from lake.writer import write_run
+    from lake.nautilus.build import from_nautilus
+    from lake.nautilus.documents import engine_config
+    from lake.write import write_run
 
-    run_id = spec.run_id or new_run_id(spec)
+    run_id = spec.run_id or new_run_id(spec.label)
     with tempfile.TemporaryDirectory(prefix="lake-backtest-") as log_dir:
         engine = build_engine(spec, log_dir=log_dir, log_name=run_id)
         engine.run()
         config = {"backtest": dataclasses.asdict(spec) | {"run_id": run_id}, **engine_config(engine)}
-        run = from_nautilus(engine, run_id=run_id, config=config, log_path=Path(log_dir) / f"{run_id}.json")
+        # The log file is named as configured; from_nautilus finds it whatever suffix this Nautilus gives it.
+        run = from_nautilus(engine, run_id=run_id, config=config, log_path=Path(log_dir) / run_id)
         write_run(run, dest)
         engine.dispose()
     pnl = {k: v.get("PnL (total)") for k, v in run.summary["stats_pnls"].items()}
@@ -188,7 +181,7 @@ def run_backtests(specs: list[BacktestSpec], dest: str | os.PathLike = DEFAULT_D
     from tqdm import tqdm
 
     dest = os.fspath(dest)
-    specs = [s if s.run_id else dataclasses.replace(s, run_id=new_run_id(s)) for s in specs]
+    specs = [s if s.run_id else dataclasses.replace(s, run_id=new_run_id(s.label)) for s in specs]
     results: dict[int, dict] = {}
     bar = tqdm(total=len(specs), desc="backtests", unit="run", disable=not progress, file=sys.stderr)
     try:
@@ -205,7 +198,7 @@ def run_backtests(specs: list[BacktestSpec], dest: str | os.PathLike = DEFAULT_D
 
 def _child(spec: BacktestSpec, dest: str) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "lake.backtest.runner", spec.to_json(), dest],
+        [sys.executable, "-m", "lake.nautilus.backtest.runner", spec.to_json(), dest],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -228,7 +221,7 @@ def run_demo_backtests(dest: str | os.PathLike = DEFAULT_DEST, n_runs: int = 4, 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m lake.backtest.runner '<spec json>' <dest>", file=sys.stderr)
+        print("usage: python -m lake.nautilus.backtest.runner '<spec json>' <dest>", file=sys.stderr)
         return 2
     report = run_one(BacktestSpec.from_json(args[0]), args[1])
     print(json.dumps(report), flush=True)
