@@ -30,3 +30,32 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) lakehouse bench-lake .pytest_cache
+
+# The newest NautilusTrader the pins allow needs Python >= 3.12 (1.231.x; .venv on 3.11 gets 1.221.x).
+# test-latest builds .venv-latest with such a Python and runs the Nautilus tests and the demo there.
+# Python: python3.13 / python3.12 on PATH if they run (pyenv shims run only for a selected version),
+# else pyenv's installed 3.12+ versions, newest first; or set PYTHON_LATEST. None found: it fails.
+VENV_LATEST := .venv-latest
+PY_LATEST := $(VENV_LATEST)/bin/python
+STAMP_LATEST := $(VENV_LATEST)/.installed
+PYTHON_LATEST ?= $(shell for c in python3.13 python3.12 \
+	  $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.* 2>/dev/null | sort -rV | sed 's|$$|/bin/python3|'); do \
+	  "$$c" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { command -v "$$c"; break; }; \
+	done)
+
+.PHONY: test-latest
+
+$(STAMP_LATEST): pyproject.toml
+	@test -x $(PY_LATEST) || test -n "$(PYTHON_LATEST)" || { \
+	  echo "test-latest: no Python >= 3.12 found (tried python3.13, python3.12 and pyenv's versions);" \
+	       "install one or set PYTHON_LATEST=/path/to/python3.12" >&2; exit 1; }
+	test -x $(PY_LATEST) || $(PYTHON_LATEST) -m venv $(VENV_LATEST)
+	$(PY_LATEST) -c 'import sys; assert sys.version_info >= (3, 12), f"$(VENV_LATEST) has Python {sys.version}"'
+	$(PY_LATEST) -m pip install --quiet --upgrade pip
+	$(PY_LATEST) -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[all,test]'
+	touch $(STAMP_LATEST)
+
+test-latest: $(STAMP_LATEST)
+	@$(PY_LATEST) -c 'import sys, nautilus_trader, pandas, pyarrow; print(f"test-latest: Python {sys.version.split()[0]}, nautilus_trader {nautilus_trader.__version__}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}")'
+	$(PY_LATEST) -m pytest -q tests/test_nautilus.py tests/test_nautilus_node.py tests/test_nautilus_runner.py tests/test_roundtrip.py tests/test_fixed_point.py
+	dest=$$(mktemp -d) && trap 'rm -rf "$$dest"' EXIT && $(VENV_LATEST)/bin/lake demo --dest "$$dest/lakehouse"
