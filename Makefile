@@ -6,7 +6,7 @@ LAKE := $(VENV)/bin/lake
 STAMP := $(VENV)/.installed
 LAKE_DEST ?= ./lakehouse
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test test-latest demo bench clean
 
 setup: $(STAMP)
 
@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/query.py
 
 clean:
-	rm -rf $(VENV) lakehouse bench-lake .pytest_cache
+	rm -rf $(VENV) $(VENV_LATEST) lakehouse bench-lake .pytest_cache
 
 # The newest NautilusTrader the pins allow needs Python >= 3.12 (1.231.x; .venv on 3.11 gets 1.221.x).
 # test-latest builds .venv-latest with such a Python and runs the Nautilus tests and the demo there.
@@ -42,8 +42,6 @@ PYTHON_LATEST ?= $(shell for c in python3.13 python3.12 \
 	  $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.* 2>/dev/null | sort -rV | sed 's|$$|/bin/python3|'); do \
 	  "$$c" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { command -v "$$c"; break; }; \
 	done)
-
-.PHONY: test-latest
 
 $(STAMP_LATEST): pyproject.toml
 	@test -x $(PY_LATEST) || test -n "$(PYTHON_LATEST)" || { \
