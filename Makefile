@@ -6,7 +6,7 @@ LAKE := $(VENV)/bin/lake
 STAMP := $(VENV)/.installed
 LAKE_DEST ?= ./lakehouse
 
-.PHONY: setup test test-latest demo bench clean
+.PHONY: setup test test-latest demo bench clean contract-docs
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ bench: $(STAMP)
 	$(PY) bench/extract.py
 	$(PY) bench/gcs.py
 	$(PY) bench/query.py
+
+# docs/contract.md is generated from schemas/ (tests/test_contract_export.py fails when it is stale).
+contract-docs: $(STAMP)
+	$(LAKE) contract --format markdown > docs/contract.md.tmp && mv docs/contract.md.tmp docs/contract.md
 
 clean:
 	rm -rf $(VENV) $(VENV_LATEST) lakehouse bench-lake .pytest_cache

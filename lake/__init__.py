@@ -3,6 +3,7 @@
 from lake.errors import ConflictError, DestinationError, LakeError, ValidationError
 from lake.run import Run
 from lake.write import WriteReport, write_run, write_run_async
+from lake.write.check import CheckReport, check_run
 
 from lake.version import __version__
 
@@ -28,6 +29,8 @@ __all__ = [
     "write_run",
     "write_run_async",
     "WriteReport",
+    "check_run",
+    "CheckReport",
     "from_nautilus",
     "GCSResultUploader",
     "LakeError",

@@ -1,89 +1,22 @@
-"""Bad input: a clear error naming what is wrong, and not one byte written."""
+"""Bad input: a clear error naming what is wrong, and not one byte written.
+
+The bad runs live in tests/support/bad_inputs.py, shared with check_run's agreement test (tests/test_check.py).
+"""
 
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import lake
-from lake.errors import InvalidRunIdError, LakeError, SerializationError, ValidationError
-from lake.synthetic import synthetic_run
+from lake.errors import InvalidRunIdError, LakeError, ValidationError
 from tests.conftest import files_under
-
-
-def pandas_tables():
-    run = synthetic_run("bad", 40, seed=5)
-    return {name: table.to_pandas() for name, table in run.tables().items()}, run.summary
-
-
-def set_cell(frame, column, row, value):
-    frame[column] = frame[column].astype(object)
-    frame.at[row, column] = value
-
-
-def case(table, mutate, *expected):
-    return pytest.param(table, mutate, expected, id=f"{table}:{expected[0]}")
-
-
-def _float_with_nan(f):
-    f["last_px"] = f["last_px"].astype(float)
-    f.loc[2, "last_px"] = np.nan
-
-
-def _naive(f):
-    f["ts_event"] = f["ts_event"].dt.tz_localize(None)
-
-
-def _ns_disagrees(f):
-    f["ts_event_ns"] = f["ts_event"].astype("int64") + 5_000
-
-
-def _closed_before_opened(f):
-    f["ts_closed"] = f["ts_closed"].astype(object)
-    closed = f.index[f["ts_closed"].notna()][0]
-    f.at[closed, "ts_closed"] = f.at[closed, "ts_opened"] - pd.Timedelta(seconds=1)
-
-
-def _dup_equity(f):
-    f.loc[1, "ts"] = f.loc[0, "ts"]
-
-
-TABLE_CASES = [
-    case("fills", lambda f: f.drop(columns=["last_px"], inplace=True), "fills.last_px [missing_column]"),
-    case("orders", lambda f: f.__setitem__("foo", 1), "orders.foo [extra_column]"),
-    case("fills", lambda f: f.__setitem__("last_qty", "1.5"), "fills.last_qty [dtype]", "expected decimal"),
-    case("orders", lambda f: f.__setitem__("client_order_id", range(len(f))), "orders.client_order_id [dtype]", "expected string"),
-    case("fills", lambda f: f.__setitem__("ts_event", 1_700_000_000), "fills.ts_event [dtype]", "timestamp"),
-    case("fills", lambda f: set_cell(f, "trade_id", 3, None), "fills.trade_id [not_nullable]"),
-    case("fills", lambda f: set_cell(f, "trade_id", 4, f.at[1, "trade_id"]), "fills.trade_id [unique]", "'T-2'"),
-    case("orders", lambda f: set_cell(f, "quantity", 2, Decimal(0)), "orders.quantity [greater_than(0)]", "row 2"),
-    case("fills", lambda f: set_cell(f, "last_qty", 0, Decimal("-1")), "fills.last_qty [greater_than(0)]", "row 0"),
-    case("fills", _float_with_nan, "fills.last_px [not_nan]", "row 2"),
-    case("fills", lambda f: set_cell(f, "last_px", 1, Decimal("1.0000000001")), "fills.last_px [max_9_decimals]", "row 1"),
-    case("fills", lambda f: f.__setitem__("commission", 0.1 + 0.2), "fills.commission [max_9_decimals]"),
-    case("fills", _naive, "fills.ts_event [tz_aware]", "naive"),
-    case("orders", lambda f: set_cell(f, "order_side", 0, "HOLD"), "orders.order_side [isin(", "'HOLD'"),
-    case("fills", lambda f: set_cell(f, "liquidity_side", 5, "maker"), "fills.liquidity_side [isin(", "row 5"),
-    case("orders", lambda f: set_cell(f, "status", 0, "DONE"), "orders.status [isin("),
-    case("positions", _closed_before_opened, "positions [ts_closed_ge_ts_opened]"),
-    case("fills", lambda f: set_cell(f, "client_order_id", 0, "O-404"), "fills.client_order_id [references_orders]", "O-404"),
-    case("fills", lambda f: set_cell(f, "position_id", 0, "P-404"), "fills.position_id [references_positions]", "P-404"),
-    case("orders", lambda f: set_cell(f, "filled_qty", 0, f.at[0, "quantity"] + 1), "orders [filled_qty_le_quantity]"),
-    case("equity_curve", lambda f: set_cell(f, "equity", 0, f.at[0, "equity"] + 1), "equity_curve [equity_eq_balance_plus_unrealized]"),
-    case("equity_curve", _dup_equity, "equity_curve"),
-    case("equity_curve", lambda f: f.__setitem__("peak_equity", f["equity"]), "equity_curve.peak_equity [matches_derivation]"),
-    case("fills", _ns_disagrees, "fills.ts_event_ns [ns_matches_timestamp]"),
-    case("positions", lambda f: set_cell(f, "avg_px_open", 0, Decimal("NaN")), "positions.avg_px_open"),
-    case("orders", lambda f: f.__setitem__("quantity", f["quantity"].astype(float) * 1e30), "orders.quantity [max_9_decimals]"),
-]
+from tests.support.bad_inputs import DOCUMENT_CASES, TABLE_CASES, document_case_run, pandas_tables, set_cell, table_case_run
 
 
 @pytest.mark.parametrize("table, mutate, expected", TABLE_CASES)
 def test_bad_table_is_rejected_before_a_byte_is_written(tmp_path, table, mutate, expected):
-    tables, summary = pandas_tables()
-    mutate(tables[table])
-    run = lake.Run("bad-run", summary, **tables)
+    run = table_case_run(table, mutate, "bad-run")
     dest = tmp_path / "dest"
     with pytest.raises(ValidationError) as err:
         lake.write_run(run, dest)
@@ -135,29 +68,44 @@ def test_run_id_limits_are_inclusive():
         lake.Run("A" * 129, summary, **tables)
 
 
-@pytest.mark.parametrize(
-    "field, value, where",
-    [
-        ("summary", {"ok": 1, "bad": object()}, "summary.bad"),
-        ("summary", {"nested": {"deeper": [1, {1, 2}, b"bytes"]}}, "summary.nested.deeper[2]"),
-        ("config", {"strategy": {"callback": print}}, "config.strategy.callback"),
-    ],
-)
-def test_unserialisable_summary_or_config(tmp_path, field, value, where):
-    tables, summary = pandas_tables()
-    kwargs = {"summary": summary, **tables}
-    kwargs[field] = value
-    with pytest.raises(SerializationError) as err:
-        lake.write_run(lake.Run("json-bad", **kwargs), tmp_path / "dest")
-    assert where in str(err.value)
+@pytest.mark.parametrize("field, value, expected", DOCUMENT_CASES)
+def test_bad_summary_config_or_log(tmp_path, field, value, expected):
+    """Each value that cannot be written is named by its JSON path, all in one ValidationError."""
+    with pytest.raises(ValidationError) as err:
+        lake.write_run(document_case_run(field, value, "json-bad"), tmp_path / "dest")
+    for text in expected:
+        assert text in str(err.value), str(err.value)
+    assert {f.table for f in err.value.failures} == {field}
     assert files_under(tmp_path / "dest") == []
 
 
-def test_log_of_the_wrong_type(tmp_path):
+def test_documents_and_tables_fail_together(tmp_path):
     tables, summary = pandas_tables()
-    with pytest.raises(LakeError, match="log must be str or bytes"):
-        lake.write_run(lake.Run("log-bad", summary, **tables, log=12), tmp_path / "dest")
+    tables["fills"].drop(columns=["commission"], inplace=True)
+    run = lake.Run("docs-and-tables", {**summary, "bad": object()}, **tables, config=[1], log=12)
+    with pytest.raises(ValidationError) as err:
+        lake.write_run(run, tmp_path / "dest")
+    assert {(f.table, f.column) for f in err.value.failures} == {
+        ("summary", "bad"), ("config", None), ("log", None), ("fills", "commission")
+    }
+    assert "(4 problems); nothing was written:" in str(err.value)
     assert files_under(tmp_path / "dest") == []
+
+
+def test_a_summary_that_contains_itself(tmp_path):
+    tables, summary = pandas_tables()
+    summary = dict(summary)
+    summary["me"] = summary
+    with pytest.raises(ValidationError, match=r"summary \[json\]: nested too deeply"):
+        lake.write_run(lake.Run("loop", summary, **tables), tmp_path / "dest")
+
+
+def test_text_that_is_not_utf8(tmp_path):
+    tables, summary = pandas_tables()
+    run = lake.Run("surrogate", {**summary, "note": "\ud800"}, **tables, log="bad \udfff")
+    with pytest.raises(ValidationError) as err:
+        lake.write_run(run, tmp_path / "dest")
+    assert {(f.table, f.check) for f in err.value.failures} == {("summary", "json"), ("log", "utf8")}
 
 
 def test_a_column_given_twice(tmp_path):

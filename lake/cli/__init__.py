@@ -13,6 +13,7 @@ from lake.errors import LakeError
 COMMAND_MODULES = [
     "lake.cli.write",
     "lake.cli.validate",
+    "lake.cli.check",
     "lake.cli.runs",
     "lake.cli.demo",
     "lake.cli.backtest",
@@ -21,6 +22,7 @@ COMMAND_MODULES = [
     "lake.cli.query",
     "lake.cli.compare",
     "lake.cli.push",
+    "lake.cli.contract",
 ]
 
 

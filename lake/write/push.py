@@ -17,18 +17,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from lake import layout
 from lake.checksum import crc32c_b64
 from lake.errors import ConflictError, DestinationError, LakeError, ValidationError
-from lake.run import Run
 from lake.stores import LocalStore, ObjectExistsError, ObjectNotFoundError, Store, open_store, resolve
 from lake.verify import keys_by_run
 from lake.write import Blob, Plan, Transaction, write_run_to_store
 from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE
-from schemas import RUN_TABLES
+from lake.write.spec_files import read_spec_run
 
 PUSHED, SKIPPED, REFUSED, FAILED = "pushed", "skipped", "refused", "failed"
 
@@ -146,29 +142,11 @@ def _push_committed(local: Store, remote: Store, run_id: str, keys: set[str]) ->
 
 
 def _push_spec_files(local: Store, remote: Store, run_id: str, keys: set[str]) -> tuple[str, object]:
-    """A run saved only as the spec's files: read it back and write it like write_run (validated)."""
-    try:
-        summary = json.loads(local.get(layout.summary_key(run_id)))
-    except ValueError as exc:
-        return REFUSED, f"{layout.summary_key(run_id)} is not valid JSON ({exc})"
-    tables = {}
-    for name, table in RUN_TABLES.items():
-        key = layout.spec_table_key(run_id, name)
-        if key in keys:
-            try:
-                tables[name] = pq.read_table(pa.BufferReader(local.get(key)))
-            except (pa.ArrowException, OSError) as exc:
-                return REFUSED, f"{key} is not readable as Parquet ({exc})"
-        else:
-            tables[name] = table.arrow_schema.empty_table()
-    config = None
-    if layout.config_key(run_id) in keys:
-        try:
-            config = json.loads(local.get(layout.config_key(run_id)))
-        except ValueError as exc:
-            return REFUSED, f"{layout.config_key(run_id)} is not valid JSON ({exc})"
-    log = local.get(layout.log_key(run_id)) if layout.log_key(run_id) in keys else None
-    run = Run(run_id, summary, config=config, log=log, **tables)
+    """A run saved only as the spec's files: read it back and write it like write_run (validated).
+
+    An unreadable file raises SpecFileError, a ValidationError: the run is refused, naming the file.
+    """
+    run = read_spec_run(local, run_id, keys)
     written = write_run_to_store(run, remote).bytes_written
     if written == 0:
         return SKIPPED, "already committed at the destination"
