@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 
 from lake import layout
 from lake.checksum import crc32c_b64
-from lake.errors import Failure
+from lake.errors import DestinationError, Failure
 from lake.run import check_run_id
-from lake.stores import ObjectNotFoundError, Store, open_store
+from lake.stores import ObjectNotFoundError, Store, open_store, resolve
 from lake.write.checks import pandera_failures, reference_failures
 from schemas import RUN_TABLES, TABLES, Table
 
@@ -73,7 +73,10 @@ def keys_by_run(store: Store) -> dict[str, list[str]]:
 
 
 def verify_destination(dest, run_id: str | None = None, progress: Callable[[str], None] | None = None) -> DestinationReport:
-    store = open_store(dest)
+    where = resolve(dest)
+    if not where.is_gcs and not where.path.is_dir():  # a typo must not read as "0 runs, all valid"
+        raise DestinationError(f"no lake at {where.url!r}: not a folder")
+    store = open_store(where)
     report = DestinationReport(store.url)
     found = keys_by_run(store)
     if run_id is not None:

@@ -84,3 +84,8 @@ def test_console_script_writes_and_shows_runs(tmp_path):
     header = ["field", *legend]
     manifest = json.loads((tmp_path / layout.manifest_key(header[1])).read_bytes())
     assert manifest["run_id"] == header[1]
+
+
+def test_validate_of_a_missing_folder_is_an_error_not_an_empty_lake(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "typo")]) == 2
+    assert "no lake at" in capsys.readouterr().err

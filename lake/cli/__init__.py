@@ -55,5 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def run() -> None:
+    """The console script: main(), then exit without tearing down native thread pools.
+
+    Arrow's Parquet reader can abort the interpreter's final teardown ("terminate
+    called without an active exception", exit 134; apache/arrow#34314) after all
+    work is done. Flushing and leaving through os._exit keeps the exit code ours.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
