@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -25,12 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_push(args) -> int:
     from tqdm import tqdm
 
-    from lake.stores import LocalStore, default_remote
+    from lake.stores import LocalStore, default_remote, resolve
     from lake.verify import keys_by_run
     from lake.write.push import push
 
     dest = args.dest or default_remote()
-    total = len(keys_by_run(LocalStore(args.src))) if os.path.isdir(args.src) else None
+    src = resolve(args.src)
+    total = len(keys_by_run(LocalStore(src.path))) if not src.is_gcs and src.path.is_dir() else None
     with tqdm(total=total, desc=f"pushing to {dest}", unit="run", file=sys.stderr) as bar:
         report = push(args.src, dest, progress=lambda run_id, outcome: (bar.set_postfix_str(f"{run_id}: {outcome}"), bar.update(1)))
     print(report)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from lake import layout
 from lake.errors import Failure, InvalidRunIdError, LakeError, ValidationError
 from lake.run import Run, check_run_id
-from lake.stores import LocalStore, ObjectNotFoundError
+from lake.stores import LocalStore, ObjectNotFoundError, resolve
 from schemas import RUN_TABLES
 
 _ROOTS = (layout.SPEC_ROOT, "config", "logs", layout.LAKE_ROOT)
@@ -94,9 +94,10 @@ class SpecRuns:
 
 def find_spec_runs(path: str | os.PathLike) -> SpecRuns:
     """The runs of spec files under `path` (a store-like folder or one run folder), or LakeError saying why none."""
-    if isinstance(path, str) and path.startswith("gs://"):
-        raise LakeError(f"{path}: give a local folder (copy the run down first); for a store, `lake validate` checks it")
-    root = Path(path)
+    where = resolve(path)
+    if where.is_gcs:
+        raise LakeError(f"{where.url}: give a local folder (copy the run down first); for a store, `lake validate` checks it")
+    root = where.path
     if not root.exists():
         raise LakeError(f"{root}: no such file or folder")
     if not root.is_dir():
