@@ -1,7 +1,7 @@
 import polars as pl
 import pyarrow as pa
 
-from schemas.contract import Column, Kind, RowCheck, Table
+from schemas.contract import Column, Kind, RowCheck, Table, not_blank
 
 
 def running_peak(table: pa.Table) -> pa.Array:
@@ -34,6 +34,7 @@ EQUITY_CURVE = Table(
     ),
     unique_together=("ts", "currency"),
     row_checks=(
+        *not_blank("currency"),
         RowCheck(
             "equity_eq_balance_plus_unrealized",
             ("equity", "balance", "unrealized_pnl"),

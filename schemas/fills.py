@@ -1,5 +1,30 @@
-from schemas.contract import Column, Kind, Table
+import polars as pl
+import pyarrow as pa
+
+from schemas.contract import Column, Kind, RowCheck, Table, not_blank, references
 from schemas.enums import LIQUIDITY_SIDE, ORDER_SIDE
+
+
+def _instrument_matches_order(fills: pa.Table, tables: dict[str, pa.Table]) -> pa.Array:
+    """True where the fill's instrument is its order's (null where the order is missing: references_orders says so).
+
+    Fast path: every fill's (client_order_id, instrument_id) pair, as a 64-bit hash, is among the orders'
+    pairs; the exact join only when one is not.
+    """
+    pair = pl.struct("client_order_id", "instrument_id").hash(seed=0)
+    fill_pairs = pl.from_arrow(fills.select(["client_order_id", "instrument_id"])).select(pair).to_series()
+    order_pairs = pl.from_arrow(tables["orders"].select(["client_order_id", "instrument_id"])).select(pair).to_series()
+    if fill_pairs.is_in(order_pairs.implode()).all():
+        return pa.nulls(fills.num_rows, pa.bool_())
+    orders = pl.from_arrow(tables["orders"].select(["client_order_id", "instrument_id"]))
+    orders = orders.unique("client_order_id", keep="first").rename({"instrument_id": "order_instrument_id"})
+    joined = (
+        pl.from_arrow(fills.select(["client_order_id", "instrument_id"]))
+        .with_row_index("row")
+        .join(orders, on="client_order_id", how="left")
+        .sort("row")
+    )
+    return joined.select(pl.col("instrument_id") == pl.col("order_instrument_id")).to_series().to_arrow()
 
 FILLS = Table(
     name="fills",
@@ -19,5 +44,20 @@ FILLS = Table(
         Column("commission_currency", Kind.STRING, "Currency of the commission."),
         Column("liquidity_side", Kind.STRING, "MAKER, TAKER or NO_LIQUIDITY_SIDE.", domain=LIQUIDITY_SIDE),
         Column("ts_event", Kind.TIMESTAMP, "When the fill happened (UTC).", exact_ns=True),
+    ),
+    row_checks=(
+        *not_blank("trade_id", "client_order_id", "venue_order_id", "position_id", "strategy_id", "instrument_id",
+                   "commission_currency"),
+        references("references_orders", "client_order_id", "orders", "client_order_id",
+                   "every fill's order is in orders (same run)"),
+        references("references_positions", "position_id", "positions", "position_id",
+                   "every fill's position (when set) is in positions (same run)"),
+        RowCheck(
+            "instrument_matches_order",
+            ("instrument_id", "client_order_id", "orders.instrument_id"),
+            _instrument_matches_order,
+            "a fill's instrument_id is its order's instrument_id",
+            reads=("orders",),
+        ),
     ),
 )

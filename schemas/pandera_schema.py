@@ -8,9 +8,26 @@ an order of magnitude slower on a million rows (see bench/write_run.py).
 from __future__ import annotations
 
 import functools
+import os
 
-import pandera.polars as pap
-import polars as pl
+# Importing pandera sets PYARROW_IGNORE_TIMEZONE=1 (and SPARK_LOCAL_IP) for the whole process
+# (pandera/external_config.py), after which pyarrow drops the UTC offset of every aware datetime it
+# converts: in the caller's code too. This module is where the library first imports pandera; the
+# variables are put back as they were right after, so `import lake` changes nothing behind the
+# caller's back. (The writer converts times explicitly anyway, so it is right either way.)
+_PANDERA_ENV = ("PYARROW_IGNORE_TIMEZONE", "SPARK_LOCAL_IP")
+_before = {name: os.environ.get(name) for name in _PANDERA_ENV}
+try:
+    import pandera.polars as pap
+    from pandera.errors import SchemaError, SchemaErrors
+finally:
+    for _name, _value in _before.items():
+        if _value is None:
+            os.environ.pop(_name, None)
+        else:
+            os.environ[_name] = _value
+
+import polars as pl  # noqa: E402
 
 from schemas.contract import DECIMAL_PRECISION, DECIMAL_SCALE, Kind, Table
 
@@ -68,7 +85,7 @@ def build_pandera_schema(table: Table) -> pap.DataFrameSchema:
             checks=checks,
             description=col.description,
         )
-    frame_checks = [_row_check(c) for c in table.row_checks]
+    frame_checks = [_row_check(c) for c in table.row_checks if not c.reads]  # checks across tables: checks.py
     if table.exactly_one_row:
         frame_checks.append(
             pap.Check(lambda data: data.lazyframe.select(pl.len() == 1), name="exactly_one_row")

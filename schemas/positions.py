@@ -1,6 +1,6 @@
 import polars as pl
 
-from schemas.contract import Column, Kind, RowCheck, Table
+from schemas.contract import Column, Kind, RowCheck, Table, not_blank, references
 from schemas.enums import ORDER_SIDE, POSITION_SIDE
 
 POSITIONS = Table(
@@ -31,6 +31,11 @@ POSITIONS = Table(
         Column("is_snapshot", Kind.BOOL, "True for a snapshot of a closed NETTING leg."),
     ),
     row_checks=(
+        *not_blank("position_id", "strategy_id", "instrument_id", "opening_order_id", "closing_order_id", "currency"),
+        references("opening_order_in_orders", "opening_order_id", "orders", "client_order_id",
+                   "the order that opened the position is in orders (same run)"),
+        references("closing_order_in_orders", "closing_order_id", "orders", "client_order_id",
+                   "the order that closed the position (when set) is in orders (same run)"),
         RowCheck(
             "ts_closed_ge_ts_opened",
             ("ts_closed_ns", "ts_opened_ns"),

@@ -96,7 +96,7 @@ def test_a_summary_that_contains_itself(tmp_path):
     tables, summary = pandas_tables()
     summary = dict(summary)
     summary["me"] = summary
-    with pytest.raises(ValidationError, match=r"summary \[json\]: nested too deeply"):
+    with pytest.raises(ValidationError, match=r"summary.me \[json\]: contains itself"):
         lake.write_run(lake.Run("loop", summary, **tables), tmp_path / "dest")
 
 

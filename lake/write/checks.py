@@ -9,24 +9,24 @@ from __future__ import annotations
 import json
 from concurrent.futures import Executor, Future
 
-import pandera.errors
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from lake.write.conform import MAX_EXAMPLES, conform
 from lake.errors import Failure
 from lake.run import Run
-from schemas import RUN_TABLES, Table
-from schemas.pandera_schema import pandera_schema
+from lake.write.conform import MAX_EXAMPLES, conform
+from schemas import RUN_TABLES, TABLES, RowCheck, Table
+from schemas.pandera_schema import SchemaError, SchemaErrors, pandera_schema  # pandera only through here
 
 
 def pandera_failures(table: Table, data: pa.Table) -> list[Failure]:
     """Failures of the table's Pandera schema (polars backend) on contract-shaped data."""
     try:
         pandera_schema(table).validate(pl.from_arrow(data), lazy=True)
-    except pandera.errors.SchemaErrors as exc:
+    except SchemaErrors as exc:
         return _from_failure_cases(table, exc.failure_cases)
-    except pandera.errors.SchemaError as exc:  # raised eagerly for some schema-level problems
+    except SchemaError as exc:  # raised eagerly for some schema-level problems
         return [Failure(table.name, getattr(exc, "column_name", None), "schema", str(exc))]
     return []
 
@@ -41,6 +41,8 @@ def _from_failure_cases(table: Table, cases: pl.DataFrame) -> list[Failure]:
             for idx, value in group.select("index", "failure_case").head(MAX_EXAMPLES).iter_rows()
         ]
         column = None if column in (None, table.name) else column
+        if row_check is not None:
+            column = row_check.column
         message = row_check.description if row_check else ""
         failures.append(Failure(table.name, column, str(check), message, rows, group.height))
     return failures
@@ -59,29 +61,35 @@ def _plain(value):
     return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
 
 
+def cross_table_checks() -> list[tuple[Table, RowCheck]]:
+    """The contract's row checks that read other tables of the run (references, agreement, sums)."""
+    return [(table, check) for table in TABLES.values() for check in table.row_checks if check.reads]
+
+
 def reference_failures(tables: dict[str, pa.Table]) -> list[Failure]:
-    """Fills must reference orders and positions of the same run."""
-    checks = [
-        ("fills", "client_order_id", "orders", "client_order_id"),
-        ("fills", "position_id", "positions", "position_id"),
-    ]
+    """Failures of every check across tables (the contract's RowChecks with `reads`) whose tables are all here."""
     failures = []
-    for child, column, parent, parent_column in checks:
-        if child not in tables or parent not in tables:
+    for table, check in cross_table_checks():
+        if table.name not in tables or not all(name in tables for name in check.reads):
             continue
-        values = pl.from_arrow(tables[child].select([column])).to_series().drop_nulls()
-        keys = pl.from_arrow(tables[parent].select([parent_column])).to_series().drop_nulls()
-        # Fast path on 64-bit hashes (a dangling reference slips through only if its hash
-        # collides with an existing key's: odds ~1e-13 per million rows); exact path on failure.
-        if values.hash(seed=0).is_in(keys.hash(seed=0).implode()).all():
+        data = tables[table.name]
+        valid = check.expr(data, tables)
+        bad = pc.invert(pc.fill_null(valid, True))
+        count = pc.sum(bad.cast(pa.int64())).as_py() or 0
+        if not count:
             continue
-        child_rows = pl.from_arrow(tables[child].select([column])).with_row_index("row")
-        missing = child_rows.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(keys.implode()))
-        rows = list(missing.head(MAX_EXAMPLES).iter_rows())
-        failures.append(
-            Failure(child, column, f"references_{parent}", f"not found in {parent}.{parent_column}", rows, missing.height)
-        )
+        shown = [c for c in check.columns if "." not in c]
+        rows = [
+            (int(i), _shown_row(data, shown, int(i)))
+            for i in pc.indices_nonzero(bad)[:MAX_EXAMPLES].to_pylist()
+        ]
+        failures.append(Failure(table.name, check.column, check.name, check.description, rows, count))
     return failures
+
+
+def _shown_row(data: pa.Table, columns: list[str], row: int):
+    values = {c: data.column(c)[row].as_py() for c in columns}
+    return values[columns[0]] if len(columns) == 1 else values
 
 
 def conform_run(run: Run) -> tuple[dict[str, pa.Table], list[Failure]]:
@@ -98,6 +106,5 @@ def conform_run(run: Run) -> tuple[dict[str, pa.Table], list[Failure]]:
 def submit_checks(pool: Executor, tables: dict[str, pa.Table]) -> list[Future]:
     """Pandera per table and the cross-table references, as futures of failure lists."""
     futures = [pool.submit(pandera_failures, RUN_TABLES[name], t) for name, t in tables.items()]
-    if len(tables) == len(RUN_TABLES):
-        futures.append(pool.submit(reference_failures, tables))
+    futures.append(pool.submit(reference_failures, tables))  # each check runs when the tables it reads conformed
     return futures

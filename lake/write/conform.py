@@ -8,6 +8,7 @@ the wrong type becomes a Failure naming table, column and rows. Value checks
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 import pyarrow as pa
@@ -18,6 +19,18 @@ from schemas.contract import DECIMAL_SCALE, Column, Kind, Table
 
 MAX_EXAMPLES = 3
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_US = dt.timedelta(microseconds=1)
+# Timestamps must fit BigQuery's TIMESTAMP (0001-01-01 .. 9999-12-31 23:59:59.999999 UTC) and, for event
+# times with an exact `_ns` companion, INT64 nanoseconds (1677-09-21T00:12:43.145224192Z ..
+# 2262-04-11T23:47:16.854775807Z), the narrower of the two. Bounds as UTC nanoseconds since the epoch:
+_BIGQUERY_NS = (
+    (dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH) // _US * 1000,
+    (dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc) - _EPOCH) // _US * 1000 + 999,
+)
+_INT64_NS = (-(2**63), 2**63 - 1)
+_BIGQUERY_RANGE = "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z"
+_INT64_NS_RANGE = "1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z"
 
 
 def to_arrow(table: Table, data, failures: list[Failure]) -> pa.Table | None:
@@ -36,8 +49,12 @@ def to_arrow(table: Table, data, failures: list[Failure]) -> pa.Table | None:
         for position, name in enumerate(data.columns):
             try:
                 series = data.iloc[:, position]  # by position: a repeated name is reported by conform()
+                datetimes = _datetime_objects(table, str(name), series, failures) if series.dtype == object else None
+                if datetimes is _REFUSED:
+                    ok = False
+                    continue
                 # Float NaN stays NaN (not null), so a NaN price is reported as such.
-                arrays.append(pa.array(series, from_pandas=series.dtype.kind != "f"))
+                arrays.append(datetimes if datetimes is not None else pa.array(series, from_pandas=series.dtype.kind != "f"))
                 names.append(str(name))
             except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
                 failures.append(Failure(table.name, str(name), "dtype", f"cannot convert to Arrow: {exc}"))
@@ -47,6 +64,55 @@ def to_arrow(table: Table, data, failures: list[Failure]) -> pa.Table | None:
         Failure(table.name, None, "type", f"expected a pandas DataFrame or pyarrow Table, got {type(data).__name__}")
     )
     return None
+
+
+_REFUSED = object()
+
+
+def _datetime_objects(table: Table, name: str, series, failures: list[Failure]):
+    """A pandas object column of datetimes as exact UTC timestamps, converted here rather than by pyarrow.
+
+    pyarrow would take a naive datetime among aware ones for UTC, keep only microseconds of a
+    pd.Timestamp, and (with PYARROW_IGNORE_TIMEZONE set, as importing pandera does) drop every UTC
+    offset. Returns None when the column is not all datetimes (left to pyarrow), _REFUSED after a
+    Failure for naive values mixed with aware ones.
+    """
+    import pandas as pd
+
+    values = series.tolist()
+    present = [(i, v) for i, v in enumerate(values) if v is not None and v is not pd.NaT and not _is_nan(v)]
+    if not present or not all(isinstance(v, dt.datetime) for _, v in present):
+        return None
+    offsets, broken = {}, []
+    for i, v in present:
+        try:
+            offsets[i] = v.utcoffset()
+        except Exception as exc:  # a tzinfo of the caller's that cannot say its offset
+            broken.append((i, f"{type(exc).__name__}: {exc}"))
+    if broken:
+        failures.append(Failure(table.name, name, "tz_aware", "the time zone cannot give its UTC offset",
+                                broken[:MAX_EXAMPLES], len(broken)))
+        return _REFUSED
+    naive = [(i, v) for i, v in present if offsets[i] is None]
+    if naive:
+        if len(naive) == len(present):
+            return None  # all naive: refused as such by _timestamps
+        rows = [(i, str(v)) for i, v in naive[:MAX_EXAMPLES]]
+        failures.append(Failure(table.name, name, "tz_aware", "naive datetimes mixed with timezone-aware ones", rows, len(naive)))
+        return _REFUSED
+    ns: list[int | None] = [None] * len(values)
+    for i, v in present:
+        nanos = v.nanosecond if isinstance(v, pd.Timestamp) else 0
+        # exact: the offset applied in integer arithmetic (as datetime subtraction would, without its overflow)
+        ns[i] = (v.replace(tzinfo=None) - _EPOCH.replace(tzinfo=None) - offsets[i]) // _US * 1000 + nanos
+    if all(n is None or _INT64_NS[0] <= n <= _INT64_NS[1] for n in ns):
+        return pa.array(ns, pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+    # Beyond int64 nanoseconds (e.g. year 2300): microseconds, for the range check to report.
+    return pa.array([None if n is None else n // 1000 for n in ns], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def conform(table: Table, data, failures: list[Failure]) -> pa.Table | None:
@@ -200,18 +266,46 @@ def _fits(value) -> bool:
 
 
 def _timestamps(table: Table, col: Column, arr: pa.Array, failures: list[Failure]):
-    """Timestamps to timestamp[us, UTC]; with exact_ns also the exact nanoseconds (int64)."""
+    """Timestamps to timestamp[us, UTC]; with exact_ns also the exact nanoseconds (int64).
+
+    Values outside the range the column can hold are refused by row (see _BIGQUERY_NS): for an event
+    time with an `_ns` companion that is the int64 nanosecond range, BigQuery's wider range otherwise.
+    """
     t = arr.type
     if not pa.types.is_timestamp(t):
         return _wrong_type(table, col, t, "timezone-aware timestamp", failures)
     if t.tz is None and arr.null_count < len(arr):  # an all-null column carries no zone to get wrong
         failures.append(Failure(table.name, col.name, "tz_aware", "naive timestamp: give timezone-aware (UTC) times"))
         return None
-    # Arrow timestamps are UTC instants whatever their display zone: relabelling is exact.
-    utc = arr.cast(pa.timestamp(t.unit, tz="UTC")) if t.tz is not None else pa.nulls(len(arr), pa.timestamp(t.unit, tz="UTC"))
-    nanos = pc.multiply_checked(utc.cast(pa.int64()), _NS_PER_UNIT[t.unit])
-    micros = _floor_div(nanos, 1000).cast(pa.timestamp("us", tz="UTC"))
-    return (micros, nanos) if col.exact_ns else micros
+    # Arrow timestamps are UTC instants whatever their display zone: the integers are exact.
+    values = arr.cast(pa.int64()) if t.tz is not None else pa.nulls(len(arr), pa.int64())
+    per = _NS_PER_UNIT[t.unit]
+    lo_ns, hi_ns = _INT64_NS if col.exact_ns else _BIGQUERY_NS
+    lo, hi = max(-(-lo_ns // per), _INT64_NS[0]), min(hi_ns // per, _INT64_NS[1])  # in the column's own unit
+    outside = pc.or_(pc.less(values, lo), pc.greater(values, hi))
+    if pc.any(outside).as_py():
+        if col.exact_ns:
+            message = (f"outside {_INT64_NS_RANGE}, the range of its exact-nanosecond companion {col.ns_name} "
+                       f"(INT64; BigQuery's TIMESTAMP alone would allow {_BIGQUERY_RANGE})")
+        else:
+            message = f"outside BigQuery's TIMESTAMP range {_BIGQUERY_RANGE}"
+        idx = pc.indices_nonzero(pc.fill_null(outside, False))
+        rows = [(int(i), _shown_time(values[int(i)].as_py(), t.unit)) for i in idx[:MAX_EXAMPLES].to_pylist()]
+        failures.append(Failure(table.name, col.name, "timestamp_range", message, rows, len(idx)))
+        return None
+    micros = _floor_div(values, 1000) if t.unit == "ns" else pc.multiply(values, per // 1000)
+    micros = micros.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    if not col.exact_ns:
+        return micros
+    return micros, pc.multiply(values, per).cast(pa.int64())
+
+
+def _shown_time(value: int, unit: str) -> str:
+    """An out-of-range time for a report: ISO 8601 when Python can show it, else the raw count."""
+    try:
+        return (_EPOCH + dt.timedelta(microseconds=value * _NS_PER_UNIT[unit] // 1000)).isoformat()
+    except OverflowError:
+        return f"{value} {unit} since 1970-01-01 (beyond year 9999)"
 
 
 def _floor_div(values: pa.Array, divisor: int) -> pa.Array:

@@ -7,6 +7,8 @@ contain, so a test can feed the same bad run to write_run and to check_run.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 
 import numpy as np
@@ -55,6 +57,57 @@ def _dup_equity(f):
     f.loc[1, "ts"] = f.loc[0, "ts"]
 
 
+def _time_at(column, row, when):
+    """Put one Python datetime (any year 1..9999) into a timestamp column, as an object column."""
+
+    def mutate(f):
+        values = [t.floor("us").to_pydatetime() for t in f[column]]
+        values[row] = when
+        f[column] = pd.Series(values, dtype=object)
+
+    return mutate
+
+
+def _seconds_at(column, row, seconds):
+    """A timestamp[s, UTC] column (pandas datetime64[s, UTC]) with one value of `seconds` since the epoch."""
+
+    def mutate(f):
+        values = f[column].astype("datetime64[s, UTC]").astype("int64").to_numpy().copy()
+        values[row] = seconds
+        f[column] = pd.Series(values).astype("datetime64[s]").dt.tz_localize("UTC")
+
+    return mutate
+
+
+def _fill_more_than_filled_qty(f):
+    set_cell(f, "last_qty", 0, f.at[0, "last_qty"] + Decimal("0.000000001"))
+
+
+def _fill_less_than_filled_qty(f):
+    set_cell(f, "last_qty", 0, f.at[0, "last_qty"] - Decimal("0.000000001"))
+
+
+def _huge(column):
+    """Every value of a money column at 9e28: each fits NUMERIC(38, 9), the run's total does not."""
+    return lambda f: f.__setitem__(column, [Decimal("9e28")] * len(f))
+
+
+class _BrokenMapping(Mapping):
+    """A caller's mapping that cannot be read."""
+
+    def __getitem__(self, key):
+        raise RuntimeError("boom")
+
+    def __iter__(self):
+        return iter(["a"])
+
+    def __len__(self):
+        return 1
+
+
+_UTC = dt.timezone.utc
+
+
 # (table, mutate(frame) in place, texts the error names)
 TABLE_CASES = [
     _case("fills", lambda f: f.drop(columns=["last_px"], inplace=True), "fills.last_px [missing_column]"),
@@ -83,7 +136,57 @@ TABLE_CASES = [
     _case("fills", _ns_disagrees, "fills.ts_event_ns [ns_matches_timestamp]"),
     _case("positions", lambda f: set_cell(f, "avg_px_open", 0, Decimal("NaN")), "positions.avg_px_open"),
     _case("orders", lambda f: f.__setitem__("quantity", f["quantity"].astype(float) * 1e30), "orders.quantity [max_9_decimals]"),
+    # times beyond what the column can hold (event times: int64 nanoseconds of their `_ns` companion)
+    _case("fills", _time_at("ts_event", 1, dt.datetime(2300, 1, 1, tzinfo=_UTC)), "fills.ts_event [timestamp_range]",
+          "2262-04-11T23:47:16.854775807Z", "ts_event_ns", "row 1: '2300-01-01"),
+    _case("fills", _time_at("ts_event", 2, dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=_UTC)),
+          "fills.ts_event [timestamp_range]", "row 2: '9999-12-31"),
+    _case("orders", _time_at("ts_init", 0, dt.datetime(1, 1, 1, tzinfo=_UTC)), "orders.ts_init [timestamp_range]",
+          "1677-09-21T00:12:43.145224192Z", "row 0: '0001-01-01"),
+    _case("positions", _time_at("ts_opened", 0, dt.datetime(1677, 9, 21, 0, 12, 43, 145224, tzinfo=_UTC)),
+          "positions.ts_opened [timestamp_range]", "row 0"),
+    _case("orders", _seconds_at("ts_last", 3, 10**17), "orders.ts_last [timestamp_range]",
+          "row 3: '100000000000000000 s since 1970-01-01"),
+    _case("equity_curve", _seconds_at("ts", 4, 10**17), "equity_curve.ts [timestamp_range]",
+          "BigQuery's TIMESTAMP range 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z", "row 4"),
+    # empty or whitespace-only ids
+    _case("orders", lambda f: set_cell(f, "client_order_id", 0, ""), "orders.client_order_id [client_order_id_not_blank]", "row 0"),
+    _case("fills", lambda f: set_cell(f, "trade_id", 3, "  \t"), "fills.trade_id [trade_id_not_blank]", "row 3"),
+    _case("fills", lambda f: set_cell(f, "instrument_id", 2, "\u3000"), "fills.instrument_id [instrument_id_not_blank]"),
+    _case("positions", lambda f: set_cell(f, "closing_order_id", 1, " "), "positions.closing_order_id [closing_order_id_not_blank]"),
+    _case("equity_curve", lambda f: set_cell(f, "currency", 0, ""), "equity_curve.currency [currency_not_blank]"),
+    _case("orders", lambda f: set_cell(f, "strategy_id", 5, "\n"), "orders.strategy_id [strategy_id_not_blank]", "row 5"),
+    # across tables: what NautilusTrader never produces
+    _case("positions", lambda f: set_cell(f, "opening_order_id", 1, "O-404"),
+          "positions.opening_order_id [opening_order_in_orders]", "row 1: 'O-404'"),
+    _case("positions", lambda f: set_cell(f, "closing_order_id", 0, "O-405"),
+          "positions.closing_order_id [closing_order_in_orders]", "row 0: 'O-405'"),
+    _case("fills", lambda f: set_cell(f, "instrument_id", 4, "ETHUSDT.BINANCE"),
+          "fills.instrument_id [instrument_matches_order]", "row 4", "'client_order_id': 'O-5'"),
+    _case("fills", _fill_more_than_filled_qty, "orders.filled_qty [filled_qty_equals_fills]", "row 0", "'O-1'"),
+    _case("fills", _fill_less_than_filled_qty, "orders.filled_qty [filled_qty_equals_fills]", "row 0"),
+    _case("orders", lambda f: set_cell(f, "filled_qty", 1, Decimal("0.1")), "orders.filled_qty [filled_qty_equals_fills]", "row 1"),
+    # totals beyond the runs row's NUMERIC(38, 9): summed exactly, never wrapped
+    _case("positions", _huge("realized_pnl"), "positions.realized_pnl [total_fits_numeric]", "720000000000000000000000000000"),
+    _case("fills", _huge("commission"), "fills.commission [total_fits_numeric]"),
+    # a fill moved to another order: the run's total is unchanged; the order it joined is named (the order left
+    # without fills is not checked: an order with no fills at all may claim a filled_qty)
+    _case("fills", lambda f: set_cell(f, "client_order_id", 0, "O-2"), "orders.filled_qty [filled_qty_equals_fills]",
+          "(1 row, e.g. row 1: {'filled_qty'"),
 ]
+
+def _loop():
+    doc: dict = {"a": 1}
+    doc["again"] = {"inner": [doc]}
+    return doc
+
+
+def _deep(depth: int = 5_000):
+    doc: dict = {}
+    for _ in range(depth):
+        doc = {"d": doc}
+    return doc
+
 
 # (field of lake.Run, value, texts the error names); summary and config values replace the whole document.
 DOCUMENT_CASES = [
@@ -95,6 +198,21 @@ DOCUMENT_CASES = [
     pytest.param("config", {"strategy": {"callback": print}}, ("config.strategy.callback [json]",), id="config:function"),
     pytest.param("config", "fast=10", ("config [type]", "config must be a dict, got str"), id="config:str"),
     pytest.param("log", 12, ("log [type]", "log must be str or bytes"), id="log:int"),
+    # text that is not valid Unicode (lone surrogates), structures that contain themselves, absurd depth
+    pytest.param("summary", {"note": "x\ud800y"}, ("summary.note [json]", "lone surrogate"), id="summary:surrogate"),
+    pytest.param("config", {"a": ["ok", "\udfff"]}, ("config.a[1] [json]", "lone surrogate"), id="config:surrogate"),
+    pytest.param("config", {"k\udc80": 1}, ("config [json]", "key 'k\\udc80' is not valid Unicode"), id="config:surrogate-key"),
+    pytest.param("log", "bad \udfff log", ("log [utf8]", "lone surrogate", "character 4"), id="log:surrogate"),
+    pytest.param("summary", _loop(), ("summary.again.inner[0] [json]", "contains itself"), id="summary:circular"),
+    pytest.param("config", _loop(), ("config.again.inner[0] [json]", "contains itself"), id="config:circular"),
+    pytest.param("summary", _deep(), ("summary.d.d.d", "nested more than 100 levels deep"), id="summary:5000-deep"),
+    pytest.param("config", _deep(), ("config.d.d.d", "nested more than 100 levels deep"), id="config:5000-deep"),
+    pytest.param("config", {"big": 10**5000}, ("config.big [json]", "too large"), id="config:huge-int"),
+    pytest.param("config", {1: "a", "1": "b"}, ("config [json]", "two keys are both written as '1'"), id="config:key-clash"),
+    pytest.param("log", bytearray(b"x"), ("log [type]",), id="log:bytearray"),
+    pytest.param("config", {"m": _BrokenMapping()}, ("config.m [json]", "reading _BrokenMapping failed (RuntimeError: boom)"),
+                 id="config:unreadable-mapping"),
+    pytest.param("summary", {"trader_id": b"TRADER"}, ("summary.trader_id [json]", "decode it to str"), id="summary:bytes-id"),
 ]
 
 
