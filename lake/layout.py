@@ -8,10 +8,14 @@ checked now, so no key is ever built from unchecked input.
 
 from __future__ import annotations
 
+import re
+
+from lake.errors import LakeError
 from lake.run import RunId, check_run_id
 from schemas import RUN_TABLES, TABLES
 
-PART_FILE = "part-00000.parquet"
+PART_FILE = "part-00000.parquet"  # the runs row's name, and a run's first data files
+_DATA_FILE = re.compile(r"part-(00000|[0-9a-f]{16})\.parquet")
 SPEC_ROOT = "backtest_results"
 LAKE_ROOT = "lake"
 
@@ -53,13 +57,41 @@ def lake_partition_prefix(table: str) -> str:
     return f"{LAKE_ROOT}/{_table(table)}/"
 
 
-def lake_key(run_id: str, table: str) -> str:
-    return f"{lake_partition_prefix(table)}run_id={_rid(run_id)}/{PART_FILE}"
+def data_file_name(generation: str) -> str:
+    """The file name of one generation of a run's lake data files (the same in every data table)."""
+    return check_data_file(f"part-{generation}.parquet")
+
+
+def check_data_file(name: object) -> str:
+    """A data file name as a runs row may name it: part-00000.parquet or part-<16 hex>.parquet."""
+    if not isinstance(name, str) or not _DATA_FILE.fullmatch(name):
+        raise LakeError(f"invalid lake data file name {name!r}: expected {PART_FILE} or part-<16 hex>.parquet")
+    return name
+
+
+def is_data_file(name: str) -> bool:
+    """Whether a file name is one a writer gives lake data files (any generation)."""
+    return bool(_DATA_FILE.fullmatch(name))
+
+
+def lake_key(run_id: str, table: str, data_file: str = PART_FILE) -> str:
+    """A run's file in a lake table. Data tables' files are named by the run's commit (data_file);
+    the runs row itself, the commit, always has the fixed name."""
+    name = PART_FILE if table == "runs" else check_data_file(data_file)
+    return f"{lake_partition_prefix(table)}run_id={_rid(run_id)}/{name}"
 
 
 def commit_key(run_id: str) -> str:
-    """The object whose existence commits a run: its runs row."""
+    """The object whose existence commits a run: its runs row, replaced only under a precondition."""
     return lake_key(run_id, "runs")
+
+
+def with_data_file(key: str, data_file: str) -> str:
+    """`key` with a lake data file renamed to data_file (other keys unchanged)."""
+    head, _, name = key.rpartition("/")
+    if not key.startswith(LAKE_ROOT + "/") or key.startswith(lake_partition_prefix("runs")) or name != PART_FILE:
+        return key
+    return f"{head}/{check_data_file(data_file)}"
 
 
 def run_id_from_key(key: str) -> str | None:
@@ -77,10 +109,10 @@ def run_id_from_key(key: str) -> str | None:
         return None
 
 
-def run_keys(run_id: str) -> list[str]:
+def run_keys(run_id: str, data_file: str = PART_FILE) -> list[str]:
     """Every key a run may own (config and log are optional)."""
     keys = [manifest_key(run_id)]
     keys += [spec_table_key(run_id, t) for t in RUN_TABLES]
     keys += [summary_key(run_id), config_key(run_id), log_key(run_id)]
-    keys += [lake_key(run_id, t) for t in TABLES]
+    keys += [lake_key(run_id, t, data_file) for t in TABLES]
     return keys

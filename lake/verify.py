@@ -1,14 +1,31 @@
-"""Verify a destination: every committed run complete and valid, partial runs listed.
+"""Verify a destination: every committed run complete and valid, everything else accounted for.
 
 This is what `lake validate` runs, and what a CI job calls to check a store.
 It reads through the Store protocol, so it works on any store.
+
+What it trusts is what readers trust: a run is committed by its runs row
+(lake/runs/run_id={id}/part-00000.parquet), which names the run's lake data
+files (its `data_file`; NULL or absent in rows written before: part-00000.parquet),
+and the run's manifest lists every other object with its size and CRC32C. So a
+committed run must consist of exactly those objects, and the manifest must list
+exactly the objects present (but itself and the runs row). Everything else is
+reported:
+  - in a committed run's folders, an object its commit does not name: a stray
+    (a copy, a second runs row; a problem of the run), or a lake data file of an
+    older generation (an interrupted overwrite's leftovers: not named by the
+    commit, safe to delete; readers ignore it);
+  - keys under lake/, backtest_results/, config/, logs/ that belong to no valid
+    run_id (a problem of the destination);
+  - uncommitted partial runs and leftover temp files (invisible to readers).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
-from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -17,19 +34,23 @@ import pyarrow.parquet as pq
 
 from lake import layout
 from lake.checksum import crc32c_b64
-from lake.errors import DestinationError, Failure
+from lake.errors import DestinationError, Failure, LakeError
 from lake.run import check_run_id
 from lake.stores import ObjectNotFoundError, Store, open_store, resolve
 from lake.write.checks import pandera_failures, reference_failures
 from schemas import RUN_TABLES, TABLES, Table
+from schemas.evolution import EvolutionError, run_table_versions, table_at, versions
 
 _ROOTS = (layout.SPEC_ROOT, "config", "logs", layout.LAKE_ROOT)
+_SHOWN = 20  # keys listed per section before "... and N more"
 
 
 @dataclass
 class RunCheck:
     run_id: str
     problems: list[str] = field(default_factory=list)
+    data_file: str | None = None  # the lake data file name the run's commit names
+    garbage: list[str] = field(default_factory=list)  # older generations' lake files: not named by the commit
 
     @property
     def ok(self) -> bool:
@@ -42,10 +63,18 @@ class DestinationReport:
     runs: list[RunCheck] = field(default_factory=list)
     uncommitted: dict[str, list[str]] = field(default_factory=dict)  # run_id -> keys present
     leftover_temp_files: list[str] = field(default_factory=list)
+    strays: list[str] = field(default_factory=list)  # keys under the run folders that belong to no valid run_id
+    problems: list[str] = field(default_factory=list)  # of the destination itself (a folder that cannot be listed)
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.runs)
+        """Every committed run valid and nothing unexpected. Uncommitted runs, older generations'
+        files and temp files are invisible to readers and do not count (a crash leaves them)."""
+        return all(r.ok for r in self.runs) and not self.strays and not self.problems
+
+    @property
+    def garbage(self) -> list[str]:
+        return sorted(k for r in self.runs for k in r.garbage)
 
     def __str__(self) -> str:
         good = sum(r.ok for r in self.runs)
@@ -53,6 +82,21 @@ class DestinationReport:
         for r in self.runs:
             lines.append(f"  {'ok ' if r.ok else 'BAD'} {r.run_id}")
             lines += [f"        - {p}" for p in r.problems]
+        if self.problems:
+            lines.append(f"  {len(self.problems)} problem(s) with the destination itself:")
+            lines += [f"    - {p}" for p in self.problems]
+        if self.strays:
+            lines.append(
+                f"  {len(self.strays)} object(s) outside any run (no valid run_id in the key; readers never see them, "
+                "delete or move them):"
+            )
+            lines += _shown(self.strays, "    ")
+        if self.garbage:
+            lines.append(
+                f"  {len(self.garbage)} lake file(s) of older generations of committed runs, left by interrupted "
+                "overwrites: not named by the commit; safe to delete:"
+            )
+            lines += _shown(self.garbage, "    ")
         if self.uncommitted:
             lines.append(f"  {len(self.uncommitted)} uncommitted partial run(s) (no runs row; invisible to readers; "
                          "writing the run again finishes it):")
@@ -62,14 +106,40 @@ class DestinationReport:
         return "\n".join(lines)
 
 
-def keys_by_run(store: Store) -> dict[str, list[str]]:
+def _shown(keys: list[str], indent: str) -> list[str]:
+    lines = [f"{indent}{k}" for k in keys[:_SHOWN]]
+    if len(keys) > _SHOWN:
+        lines.append(f"{indent}... and {len(keys) - _SHOWN} more")
+    return lines
+
+
+def scan(store: Store, problems: list[str] | None = None) -> tuple[dict[str, list[str]], list[str]]:
+    """(run_id -> its keys, keys under the run folders that belong to no valid run_id).
+
+    A top folder that cannot be listed (e.g. a symbolic link, which a store never
+    follows) raises, or with `problems` is recorded there and skipped.
+    """
     found: dict[str, list[str]] = defaultdict(list)
+    strays: list[str] = []
     for root in _ROOTS:
-        for key in store.list(root + "/"):
+        try:
+            keys = list(store.list(root + "/"))
+        except LakeError as exc:
+            if problems is None:
+                raise
+            problems.append(f"{root}/ cannot be listed: {exc}")
+            continue
+        for key in keys:
             run_id = layout.run_id_from_key(key)
-            if run_id is not None:
+            if run_id is None:
+                strays.append(key)
+            else:
                 found[run_id].append(key)
-    return found
+    return found, sorted(strays)
+
+
+def keys_by_run(store: Store) -> dict[str, list[str]]:
+    return scan(store)[0]
 
 
 def verify_destination(dest, run_id: str | None = None, progress: Callable[[str], None] | None = None) -> DestinationReport:
@@ -78,10 +148,14 @@ def verify_destination(dest, run_id: str | None = None, progress: Callable[[str]
         raise DestinationError(f"no lake at {where.url!r}: not a folder")
     store = open_store(where)
     report = DestinationReport(store.url)
-    found = keys_by_run(store)
+    problems: list[str] = []
+    found, strays = scan(store, problems)
     if run_id is not None:
         run_id = check_run_id(run_id)
         found = {run_id: found.get(run_id, [])}
+    else:
+        report.strays = strays
+    report.problems = problems
     committed = sorted(r for r, keys in found.items() if layout.commit_key(r) in keys)
     for rid, keys in sorted(found.items()):
         if rid in committed:
@@ -97,86 +171,282 @@ def verify_destination(dest, run_id: str | None = None, progress: Callable[[str]
             if progress:
                 progress(check.run_id)
     if hasattr(store, "leftover_temp_files"):
-        report.leftover_temp_files = store.leftover_temp_files()
+        try:
+            report.leftover_temp_files = store.leftover_temp_files()
+        except LakeError as exc:
+            report.problems.append(f"the temp folder cannot be listed: {exc}")
     return report
 
 
-def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
-    check = RunCheck(run_id)
-    required = [layout.manifest_key(run_id), layout.summary_key(run_id)]
-    required += [layout.spec_table_key(run_id, t) for t in RUN_TABLES]
-    required += [layout.lake_key(run_id, t) for t in TABLES]
-    check.problems += [f"missing {k}" for k in required if k not in keys]
+# -- one committed run ------------------------------------------------------------------------
 
-    manifest = _manifest(store, run_id, check)
-    expected = (manifest or {}).get("objects") or {}
-    for key in sorted(set(expected) - keys):
-        check.problems.append(f"missing {key} (listed in the manifest)")
+
+def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
+    """Check a committed run: exactly the objects its commit and manifest name, each one valid."""
+    check = RunCheck(run_id)
+    commit = layout.commit_key(run_id)
+    manifest_key = layout.manifest_key(run_id)
+
+    parsed: dict[bytes, pa.Table | None] = {}  # a spec file and its lake file are usually the same bytes
+    row_bytes = _get(store, commit, check)
+    row = _read_parquet(commit, row_bytes, check) if row_bytes is not None else None
+    if row_bytes is not None:
+        parsed[row_bytes] = row
+    data_file, versions_named = _named_by_commit(run_id, row, check)
+    check.data_file = data_file
+
+    required = [manifest_key, layout.summary_key(run_id), commit]
+    required += [layout.spec_table_key(run_id, t) for t in RUN_TABLES]
+    required += [layout.lake_key(run_id, t, data_file) for t in RUN_TABLES]
+    mine = {*required, layout.config_key(run_id), layout.log_key(run_id)}
+    check.problems += [f"missing {k}" for k in required if k not in keys]
+    for key in sorted(keys - mine):
+        if _other_generation(run_id, key):
+            check.garbage.append(key)
+        else:
+            check.problems.append(
+                f"{key}: unexpected object (not named by the run's commit nor its manifest; a stray copy counts "
+                "twice for any reader of the folder): delete it"
+            )
+
+    present = (keys & mine) - {manifest_key, commit}
+    listed = _manifest(store, run_id, check) if manifest_key in keys else None
+    if listed is not None:
+        for key in sorted(set(listed) - present):
+            if key in (manifest_key, commit):
+                check.problems.append(f"{manifest_key}: lists {key}, which a manifest never lists")
+            elif key in mine:
+                if key not in required:  # a required key already reads "missing ..."
+                    check.problems.append(f"missing {key} (listed in the manifest)")
+            else:
+                check.problems.append(
+                    f"{manifest_key}: lists {key}, which is not an object of this run (the commit names {data_file})"
+                )
+        for key in sorted(present - set(listed)):
+            check.problems.append(f"{key}: not listed in the manifest {manifest_key}")
 
     tables: dict[str, pa.Table] = {}
-    checked: dict[bytes, pa.Table | None] = {}  # a spec file and its lake partition are usually the same bytes
-    for key in sorted(keys):
-        if key == layout.manifest_key(run_id):
+    conformed: dict[bytes, pa.Table | None] = {}  # checked once per content; the problems name the first key
+    for key in sorted(present | ({commit} if row_bytes is not None else set())):
+        data = row_bytes if key == commit else _get(store, key, check)
+        if data is None:
             continue
-        try:
-            data = store.get(key)
-        except ObjectNotFoundError:
-            check.problems.append(f"missing {key}")
-            continue
-        entry = expected.get(key)
-        if entry and (entry["size"] != len(data) or entry["crc32c"] != crc32c_b64(data)):
+        entry = (listed or {}).get(key) if key != commit else None  # a manifest never lists the runs row
+        if entry is not None and (entry["size"] != len(data) or entry["crc32c"] != crc32c_b64(data)):
             check.problems.append(f"{key}: bytes differ from the manifest (size or CRC32C)")
-        table = _table_of(run_id, key)
-        if table is not None:
-            if data not in checked:
-                checked[data] = _check_parquet(run_id, key, table, data, check)
-            parsed = checked[data]
-            if parsed is not None and key.startswith(layout.LAKE_ROOT + "/"):
-                tables[table.name] = parsed
-        elif key == layout.summary_key(run_id):
-            _check_json(key, data, check)
+            entry = None
+        name = _table_of(run_id, key, data_file)
+        if name is None:
+            if key == layout.summary_key(run_id):
+                _check_json(key, data, check)
+            continue
+        if data not in parsed:
+            parsed[data] = _read_parquet(key, data, check)
+        table = parsed[data]
+        if table is None:
+            continue
+        if entry is not None and entry["rows"] is not None and entry["rows"] != table.num_rows:
+            check.problems.append(f"{key}: {table.num_rows} rows, the manifest says {entry['rows']}")
+        if data not in conformed:
+            conformed[data] = _check_table(run_id, key, name, table, versions_named.get(name), check)
+        if conformed[data] is not None and key.startswith(layout.LAKE_ROOT + "/"):
+            tables[name] = conformed[data]
     if len(tables) == len(TABLES):
         check.problems += [str(f) for f in reference_failures(tables)]
     return check
 
 
-def _manifest(store: Store, run_id: str, check: RunCheck) -> dict | None:
+def _get(store: Store, key: str, check: RunCheck) -> bytes | None:
     try:
-        return json.loads(store.get(layout.manifest_key(run_id)))
+        return store.get(key)
     except ObjectNotFoundError:
-        return None
-    except ValueError as exc:
-        check.problems.append(f"{layout.manifest_key(run_id)}: not valid JSON ({exc})")
-        return None
-
-
-def _table_of(run_id: str, key: str) -> Table | None:
-    for name, table in TABLES.items():
-        if key == layout.lake_key(run_id, name) or (name in RUN_TABLES and key == layout.spec_table_key(run_id, name)):
-            return table
+        check.problems.append(f"missing {key} (it vanished while being checked)")
+    except LakeError as exc:  # a link, a folder where the object should be, an unreadable file
+        check.problems.append(f"{key}: cannot be read ({exc})")
     return None
 
 
-def _check_parquet(run_id: str, key: str, table: Table, data: bytes, check: RunCheck) -> pa.Table | None:
+def _named_by_commit(run_id: str, row: pa.Table | None, check: RunCheck) -> tuple[str, dict[str, int]]:
+    """(the data file name the runs row names, table -> contract version of the run's files)."""
+    commit = layout.commit_key(run_id)
+    data_file, named_versions = layout.PART_FILE, {}
+    if row is None or row.num_rows == 0:
+        return data_file, named_versions  # unreadable or empty: reported by the Parquet and row checks
+    first = row.slice(0, 1).to_pylist()[0]
+    value = first.get("data_file")
+    if value is not None:
+        try:
+            data_file = layout.check_data_file(value)
+        except LakeError as exc:
+            check.problems.append(f"{commit}: data_file names no lake file ({exc}); assuming {layout.PART_FILE}")
+    if "table_versions" in first:
+        try:
+            named_versions = run_table_versions(first["table_versions"])
+        except (EvolutionError, ValueError, TypeError) as exc:
+            check.problems.append(f"{commit}: table_versions is unreadable ({exc})")
+    return data_file, named_versions
+
+
+def _other_generation(run_id: str, key: str) -> bool:
+    """A lake data file of the run under a data file name the commit does not name (an older generation)."""
+    folder, _, name = key.rpartition("/")
+    return layout.is_data_file(name) and any(
+        folder == layout.lake_key(run_id, t).rpartition("/")[0] for t in RUN_TABLES
+    )
+
+
+def _table_of(run_id: str, key: str, data_file: str) -> str | None:
+    for name in TABLES:
+        if key == layout.lake_key(run_id, name, data_file) or (name in RUN_TABLES and key == layout.spec_table_key(run_id, name)):
+            return name
+    return None
+
+
+# -- the manifest -------------------------------------------------------------------------------
+
+
+def _manifest(store: Store, run_id: str, check: RunCheck) -> dict[str, dict | None] | None:
+    """The manifest's objects (key -> entry; None for a malformed entry), or None if it is unusable.
+
+    A manifest is a JSON object {run_id, created_at, objects: {key: {size: int, crc32c: str,
+    rows: int | null}}}; every other shape is a problem, reported here.
+    """
+    key = layout.manifest_key(run_id)
+    data = _get(store, key, check)
+    if data is None:
+        return None
+
+    def unusable(why: str) -> None:
+        check.problems.append(f"{key}: {why}; the run's objects cannot be checked against it")
+
     try:
-        parsed = pq.read_table(pa.BufferReader(data))
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return unusable(f"not valid UTF-8 JSON ({exc})")
+    if not isinstance(doc, dict):
+        return unusable(f"expected a JSON object with run_id, created_at and objects, got {_shape(doc)}")
+    if doc.get("run_id") != run_id:
+        check.problems.append(f"{key}: run_id is {_short(doc.get('run_id'))}, expected {run_id!r}")
+    created_at = doc.get("created_at")
+    try:
+        if not isinstance(created_at, str):
+            raise ValueError
+        dt.datetime.fromisoformat(created_at)
+    except ValueError:
+        check.problems.append(f"{key}: created_at is {_short(created_at)}, expected an ISO 8601 time")
+    objects = doc.get("objects")
+    if not isinstance(objects, dict):
+        return unusable(f"objects is {_shape(objects) if 'objects' in doc else 'missing'}, expected a JSON object of key -> entry")
+    listed: dict[str, dict | None] = {}
+    for obj_key, entry in objects.items():
+        if _valid_entry(entry):
+            listed[obj_key] = entry
+        else:
+            listed[obj_key] = None
+            check.problems.append(
+                f"{key}: the entry of {_short(obj_key)} is {_short(entry)}, expected "
+                '{"size": int, "crc32c": str, "rows": int or null}'
+            )
+    return listed
+
+
+def _valid_entry(entry: object) -> bool:
+    def count(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    return (
+        isinstance(entry, dict)
+        and count(entry.get("size"))
+        and isinstance(entry.get("crc32c"), str)
+        and "rows" in entry
+        and (entry["rows"] is None or count(entry["rows"]))
+    )
+
+
+def _shape(value: object) -> str:
+    kind = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value))
+    if kind is None:
+        kind = "a number" if isinstance(value, (int, float)) else type(value).__name__
+    return f"{kind} ({_short(value)})"
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+def _read_parquet(key: str, data: bytes, check: RunCheck) -> pa.Table | None:
+    # use_threads=False does not avoid apache/arrow#34314 (abort at interpreter exit): measured here
+    # (pyarrow 26), aborts came from a PyBuffer (the Python bytes behind a BufferReader) released on an
+    # Arrow thread after Python began finalizing, whatever use_threads said. So the bytes are copied into
+    # an Arrow-owned buffer first: no Arrow thread ever holds a Python object. One memcpy per file.
+    try:
+        sink = pa.BufferOutputStream()
+        sink.write(data)
+        return pq.read_table(pa.BufferReader(sink.getvalue()), use_threads=False)
     except (pa.ArrowException, OSError) as exc:
         check.problems.append(f"{key}: not readable as Parquet ({exc})")
         return None
-    if not parsed.schema.equals(table.arrow_schema, check_metadata=False):
-        diff = _schema_difference(parsed.schema, table.arrow_schema)
-        check.problems.append(f"{key}: schema differs from the {table.name} contract: {diff}")
-        return None
+
+
+def _check_table(run_id: str, key: str, name: str, parsed: pa.Table, named: int | None, check: RunCheck) -> pa.Table | None:
+    """Check a file against the contract version it was written under; the table with current columns, or None."""
     meta = parsed.schema.metadata or {}
     if meta.get(b"run_id") != run_id.encode():
         check.problems.append(f"{key}: metadata run_id is {meta.get(b'run_id')!r}, expected {run_id!r}")
-    if meta.get(b"schema_version") != str(table.version).encode():
-        check.problems.append(
-            f"{key}: metadata schema_version is {meta.get(b'schema_version')!r}, contract is {table.version}"
-        )
+    current = TABLES[name]
+    raw = meta.get(b"schema_version")
+    try:
+        version = int(raw) if raw is not None else None
+        known = _versions(name)
+        if version is None or version not in known:
+            check.problems.append(
+                f"{key}: metadata schema_version is {raw!r}, not a version of the {name} contract ({', '.join(map(str, known))})"
+            )
+            return None
+        table: Table = _table_at(name, version)
+    except ValueError as exc:  # not a number; or EvolutionError: a contract record that cannot be read
+        check.problems.append(f"{key}: metadata schema_version is {raw!r}, which cannot be checked ({exc})")
+        return None
+    if named is not None and version != named:
+        check.problems.append(f"{key}: written under {name} contract version {version}, the runs row says {named}")
+    if not parsed.schema.equals(table.arrow_schema, check_metadata=False):
+        diff = _schema_difference(parsed.schema, table.arrow_schema)
+        label = f"the {name} contract" if version == current.version else f"the {name} contract version {version}"
+        check.problems.append(f"{key}: schema differs from {label}: {diff}")
+        return None
     failures: list[Failure] = pandera_failures(table, parsed)
     check.problems += [f"{key}: {f}" for f in failures]
-    return parsed
+    return _as_current(name, parsed)
+
+
+@functools.lru_cache(maxsize=None)
+def _versions(name: str) -> tuple[int, ...]:
+    return tuple(versions(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _table_at(name: str, version: int) -> Table:
+    return table_at(name, version)
+
+
+def _as_current(name: str, parsed: pa.Table) -> pa.Table | None:
+    """A file of an older contract version with the columns added since as NULL (how readers see it)."""
+    target = TABLES[name].arrow_schema
+    if parsed.schema.names == target.names:
+        return parsed
+    columns = []
+    for f in target:
+        if f.name in parsed.schema.names:
+            columns.append(parsed.column(f.name))
+        elif f.nullable:
+            columns.append(pa.nulls(parsed.num_rows, f.type))
+        else:
+            return None  # not a file of any version: reported by the schema check
+    return pa.Table.from_arrays(columns, schema=target)
 
 
 def _schema_difference(actual: pa.Schema, expected: pa.Schema) -> str:
@@ -196,5 +466,5 @@ def _schema_difference(actual: pa.Schema, expected: pa.Schema) -> str:
 def _check_json(key: str, data: bytes, check: RunCheck) -> None:
     try:
         json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         check.problems.append(f"{key}: not valid UTF-8 JSON ({exc})")

@@ -69,6 +69,7 @@ class Column:
     domain: tuple[str, ...] | None = None
     exact_ns: bool = False
     derive: Callable[[pa.Table], pa.Array] | None = None
+    since: int = 1  # the table's contract version that added the column (added columns are nullable)
 
     @property
     def ns_name(self) -> str:
@@ -77,12 +78,55 @@ class Column:
 
 @dataclass(frozen=True)
 class RowCheck:
-    """A check across columns of one row; `expr` builds a polars boolean expression."""
+    """A check of each row of a table; `expr` builds a polars boolean expression, true where the row is valid.
+
+    A check that also reads other tables of the run names them in `reads` (its `columns` then include
+    their qualified names, e.g. `orders.instrument_id`). Its `expr(table, tables)` takes this table and
+    the run's tables (pyarrow, in contract types) and returns one boolean per row of this table (true or
+    null: valid); it runs once every table is conformed (lake/write/checks.py), not in the table's
+    Pandera schema. A failure is reported under `column`.
+    """
 
     name: str
     columns: tuple[str, ...]
-    expr: Callable  # () -> polars.Expr, true where the row is valid
+    expr: Callable  # () -> polars.Expr; with `reads`: (pa.Table, dict[str, pa.Table]) -> boolean array
     description: str
+    reads: tuple[str, ...] = ()
+
+    @property
+    def column(self) -> str | None:
+        """The column a failure is reported under: the first of this table's, for a check of one column
+        or across tables; None (the row as a whole) for a check comparing columns of one row."""
+        own = [c for c in self.columns if "." not in c]
+        return own[0] if own and (self.reads or len(self.columns) == 1) else None
+
+
+def not_blank(*columns: str) -> tuple[RowCheck, ...]:
+    """Identifiers may be null where the column allows it, but never empty or only whitespace."""
+
+    def expr(column: str) -> Callable:
+        import polars as pl
+
+        return lambda: pl.col(column).str.contains(r"\S")
+
+    return tuple(RowCheck(f"{c}_not_blank", (c,), expr(c), f"{c} must not be empty or only whitespace") for c in columns)
+
+
+def references(name: str, column: str, parent: str, parent_column: str, description: str) -> RowCheck:
+    """A check that every non-null `column` is a `parent_column` of table `parent` of the same run."""
+
+    def expr(table: pa.Table, tables: dict[str, pa.Table]) -> pa.Array:
+        import polars as pl
+
+        values = pl.from_arrow(table.column(column)).alias(column)
+        keys = pl.from_arrow(tables[parent].column(parent_column)).drop_nulls()
+        # Fast path on 64-bit hashes (a dangling reference slips through only if its hash collides with
+        # an existing key's: odds ~1e-13 per million rows); the exact comparison only when it fails.
+        if values.drop_nulls().hash(seed=0).is_in(keys.hash(seed=0).implode()).all():
+            return pa.nulls(len(values), pa.bool_()).fill_null(True)
+        return (values.is_in(keys.implode()) | values.is_null()).to_arrow()
+
+    return RowCheck(name, (column, f"{parent}.{parent_column}"), expr, description, reads=(parent,))
 
 
 @dataclass(frozen=True)
@@ -108,6 +152,7 @@ class Table:
                         Kind.INT64,
                         f"{col.name} as exact UNIX nanoseconds (the timestamp column holds microseconds).",
                         nullable=col.nullable,
+                        since=col.since,  # added with its timestamp
                     )
                 )
         return tuple(out)

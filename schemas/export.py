@@ -49,7 +49,7 @@ def export(fmt: str, table: str | None = None) -> str:
 
 def since(col: Column) -> int:
     """The contract version that added the column: 1 unless the Column records otherwise."""
-    return getattr(col, "since", None) or 1
+    return col.since
 
 
 def _companions(table: Table) -> dict[str, Column]:

@@ -2,7 +2,7 @@ from schemas.contract import Column, Kind, Table
 
 RUNS = Table(
     name="runs",
-    version=1,
+    version=2,  # 2: data_file, table_versions
     description="One row per committed run: the flattened summary. A run exists for readers only once this row exists.",
     columns=(
         Column("trader_id", Kind.STRING, "NautilusTrader trader id.", nullable=True),
@@ -32,6 +32,22 @@ RUNS = Table(
         Column("schema_version", Kind.INT64, "Version of the runs table contract this row follows."),
         Column("writer_version", Kind.STRING, "execution-lake version that wrote the run."),
         Column("summary_json", Kind.STRING, "The whole summary.json of the run, for fields without a column."),
+        Column(
+            "data_file",
+            Kind.STRING,
+            "File name of the run's committed files in every data table (part-<generation>.parquet); "
+            "readers read only these. Null in rows written before contract version 2: part-00000.parquet.",
+            nullable=True,
+            since=2,
+        ),
+        Column(
+            "table_versions",
+            Kind.STRING,
+            "JSON object: data table -> the contract version its file was written under (readers of older "
+            "files read added columns as NULL). Null in rows written before contract version 2: all 1.",
+            nullable=True,
+            since=2,
+        ),
     ),
     exactly_one_row=True,
 )

@@ -16,8 +16,12 @@ def small_run():
 
 
 def files_under(root) -> list[str]:
-    """Every file below root, as sorted relative POSIX paths."""
+    """Every file below root, as sorted relative POSIX paths (the store's own .tmp/: temp and lock files, left out)."""
     from pathlib import Path
 
     root = Path(root)
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    if not root.exists():
+        return []
+    return sorted(
+        rel for p in root.rglob("*") if p.is_file() and not (rel := p.relative_to(root).as_posix()).startswith(".tmp/")
+    )

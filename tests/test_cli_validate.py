@@ -89,3 +89,34 @@ def test_console_script_writes_and_shows_runs(tmp_path):
 def test_validate_of_a_missing_folder_is_an_error_not_an_empty_lake(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "typo")]) == 2
     assert "no lake at" in capsys.readouterr().err
+
+
+def test_validate_reports_strays_and_manifests_of_any_shape_and_exits_1(tmp_path, small_run, capsys):
+    lake.write_run(small_run("a"), tmp_path)
+    assert main(["validate", str(tmp_path)]) == 0
+    capsys.readouterr()
+    # A stray copy in a run folder, a runs row under an invalid run_id, a manifest that is a string.
+    fills = tmp_path / layout.lake_key("a", "fills")
+    fills.with_name("part-00001.parquet").write_bytes(fills.read_bytes())
+    bad = tmp_path / "lake/runs/run_id=..bad/part-00000.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes((tmp_path / layout.commit_key("a")).read_bytes())
+    (tmp_path / layout.manifest_key("a")).write_text('"x"')
+    assert main(["validate", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "lake/fills/run_id=a/part-00001.parquet: unexpected object" in out
+    assert "1 object(s) outside any run" in out and "lake/runs/run_id=..bad/part-00000.parquet" in out
+    assert "backtest_results/a/_manifest.json: expected a JSON object with run_id, created_at and objects, got a string" in out
+
+
+def test_validate_lists_an_older_generation_as_safe_to_delete_and_exits_0(tmp_path, small_run, capsys):
+    lake.write_run(small_run("a"), tmp_path)
+    row = pq.read_table(tmp_path / layout.commit_key("a")).to_pylist()[0]
+    named = tmp_path / layout.lake_key("a", "fills", row.get("data_file") or layout.PART_FILE)
+    leftover = named.with_name("part-00000000deadbeef.parquet")
+    leftover.write_bytes(named.read_bytes())
+    assert main(["validate", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 lake file(s) of older generations of committed runs" in out and "safe to delete" in out
+    assert leftover.relative_to(tmp_path).as_posix() in out

@@ -164,14 +164,15 @@ def test_the_data_dictionary_lists_every_column_with_type_nullability_checks_and
         assert [(r[0].strip("| `"), r[1], r[2]) for r in rows] == [
             (c.name, c.kind.bigquery, "yes" if c.nullable else "no") for c in table.physical_columns
         ]
-        assert all(r[-1].strip(" |") == "1" for r in rows)  # every column is in contract version 1 today
+        assert [r[-1].strip(" |") for r in rows] == [str(c.since) for c in table.physical_columns]
         for check in table.row_checks:
             assert f"`{check.name}`: {check.description}" in section
     orders = text.split("\n## orders\n", 1)[1]
     assert "| `order_side` | STRING | no | BUY or SELL. | one of BUY, SELL | 1 |" in orders
     assert "| `quantity` | NUMERIC | no | Ordered quantity in base units. | > 0 | 1 |" in orders
     assert "unique per run" in orders and "exact nanoseconds in `ts_init_ns`" in orders
-    assert "- exactly one row per run" in text.split("\n## runs\n", 1)[1]
+    runs = text.split("\n## runs\n", 1)[1]
+    assert "- exactly one row per run" in runs and "| `data_file` | STRING | yes |" in runs
     assert "| NUMERIC | `decimal128(38, 9)` |" in text
     assert {k.bigquery for k in Kind} <= set(re.findall(r"^\| (\w+) \| `", text, re.M))
 

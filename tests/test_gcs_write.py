@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 CONTENT_TYPES = {".parquet": PARQUET_CONTENT_TYPE, ".json": JSON_CONTENT_TYPE, ".log": TEXT_CONTENT_TYPE}
 
 
-def expected_objects(run) -> dict[str, bytes]:
+def expected_objects(run, data_file: str = layout.PART_FILE) -> dict[str, bytes]:
     """Every object of the run but the manifest and runs row (which carry created_at), as write_run encodes it."""
-    plan = plan_run(run)
+    plan = plan_run(run).named(data_file)
     return {key: b.data for b in [*plan.data, plan.summary] for key in b.keys}
 
 
@@ -88,8 +88,11 @@ def test_second_writer_with_different_content_gets_conflict(gcs):
 
     write_run(second, gcs.url, overwrite=True)
     objects = gcs.objects()
-    for key, data in expected_objects(second).items():
+    data_file = pq.read_table(pa.BufferReader(objects[layout.commit_key("conflict-run-1")])).column("data_file")[0].as_py()
+    assert data_file == layout.data_file_name(plan_run(second).generation())  # beside the first run's files
+    for key, data in expected_objects(second, data_file).items():
         assert objects[key] == data
+    assert not any(k.endswith(layout.PART_FILE) and "/runs/" not in k for k in objects)  # the first run's are gone
     assert verify_destination(gcs.url).ok
 
 
@@ -110,6 +113,46 @@ def test_racing_writers_of_one_run_id_one_commits(gcs):
     objects = gcs.objects()
     for key, data in expected_objects(winners[0]).items():
         assert objects[key] == data
+    assert verify_destination(gcs.url).ok
+
+
+class BarrierSwaps(GCSStore):
+    """A real GCSStore whose swaps wait for each other: both overwriters have read the same commit."""
+
+    def __init__(self, url: str, barrier: threading.Barrier):
+        super().__init__(*url[len("gs://") :].partition("/")[::2])
+        self.barrier = barrier
+
+    def swap(self, key, data, content_type, *, expect):
+        self.barrier.wait(timeout=30)
+        return super().swap(key, data, content_type, expect=expect)
+
+
+def test_racing_overwriters_on_gcs_one_switches_the_commit(gcs):
+    old = synthetic_run("ow-race-gcs", 400, 1)
+    write_run(old, gcs.url)
+    runs = [synthetic_run("ow-race-gcs", 500, seed) for seed in (2, 3)]
+    barrier = threading.Barrier(2)
+
+    def overwrite(run):
+        try:
+            write_run_to_store(run, BarrierSwaps(gcs.url, barrier), overwrite=True)
+            return run
+        except ConflictError as exc:
+            assert "another writer" in str(exc)
+            return None
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(overwrite, runs))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1  # the generation precondition let exactly one swap through
+    objects = gcs.objects()
+    row = pq.read_table(pa.BufferReader(objects[layout.commit_key("ow-race-gcs")])).to_pylist()[0]
+    assert row["fill_count"] == 500 and json.loads(row["summary_json"])["seed"] == winners[0].summary["seed"]
+    for key, data in expected_objects(winners[0], row["data_file"]).items():
+        assert objects[key] == data
+    lake_files = [k for k in objects if k.startswith("lake/fills/")]
+    assert lake_files == [layout.lake_key("ow-race-gcs", "fills", row["data_file"])]  # the loser cleaned up
     assert verify_destination(gcs.url).ok
 
 

@@ -46,10 +46,13 @@ def test_overwrite_replaces_the_run_and_drops_what_it_no_longer_has(tmp_path, sm
     report = lake.write_run(new, tmp_path, overwrite=True)
     assert PutOutcome.REPLACED in {o.outcome for o in report.objects}
     assert not (tmp_path / layout.log_key("ow")).exists()
-    fills = pq.read_table(tmp_path / layout.lake_key("ow", "fills"))
-    assert fills.column("last_px").to_pylist() == new.fills.column("last_px").to_pylist()
     runs = pq.read_table(tmp_path / layout.commit_key("ow")).to_pylist()[0]
     assert json.loads(runs["summary_json"])["seed"] == 2
+    # The new generation's files, under the name the commit gives them; the old ones are gone.
+    assert runs["data_file"] != layout.PART_FILE
+    fills = pq.read_table(tmp_path / layout.lake_key("ow", "fills", runs["data_file"]))
+    assert fills.column("last_px").to_pylist() == new.fills.column("last_px").to_pylist()
+    assert not (tmp_path / layout.lake_key("ow", "fills")).exists()
     from lake.verify import verify_destination
 
     assert verify_destination(tmp_path).ok

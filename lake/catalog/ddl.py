@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Mapping
 
 from lake import layout
+from lake.layout import PART_FILE
 from lake.errors import LakeError
 from schemas import TABLES, Table
 
@@ -94,10 +95,11 @@ def external_table_sql(
     table: Table, *, dataset: str, lake_root: str, project: str | None, labels: Mapping[str, str] | None = None
 ) -> str:
     prefix = f"{lake_root}/{layout.lake_partition_prefix(table.name).rstrip('/')}"
-    columns = []
-    for col in table.physical_columns:
-        not_null = "" if col.nullable else " NOT NULL"
-        columns.append(f"  {col.name} {col.kind.bigquery}{not_null} OPTIONS(description = {sql_string(col.description)})")
+    # No NOT NULL: BigQuery documents no NOT NULL for external-table columns. Requiredness lives in the
+    # Parquet files (REQUIRED columns) and in the writer's checks; see docs/sql.md.
+    columns = [
+        f"  {col.name} {col.kind.bigquery} OPTIONS(description = {sql_string(col.description)})" for col in table.physical_columns
+    ]
     description = (
         f"{table.description} All runs in the lake, including runs whose write has not finished; "
         f"query the view {view_name(table.name)} for committed runs. Contract version {table.version}."
@@ -124,17 +126,31 @@ def view_sql(table: Table, *, dataset: str, project: str | None, labels: Mapping
     runs = qualified(external_table_name("runs"), dataset, project)
     columns = ",\n".join(f"  t.{name}" for name in (*table.column_names, "run_id"))
     if table.name == "runs":
-        # A runs row is the commit itself: every row is a committed run.
-        where = ""
+        # A runs row at its commit's own key is the commit itself (a stray copy beside it is not).
+        where = f"\nWHERE {_is_commit('t')}"
         description = f"{table.description} Contract version {table.version}."
     else:
-        where = f"\nWHERE t.run_id IN (SELECT r.run_id FROM {runs} AS r)"
+        # Only the files the run's commit names: a stray copy, an uncommitted write or an older
+        # generation left by an interrupted overwrite is invisible.
+        where = (
+            f"\nJOIN (\n  SELECT r.run_id, IFNULL(r.data_file, '{PART_FILE}') AS data_file FROM {runs} AS r\n"
+            f"  WHERE {_is_commit('r')}\n) AS c\n"
+            f"  ON c.run_id = t.run_id AND ENDS_WITH(t._FILE_NAME, CONCAT('/run_id=', t.run_id, '/', c.data_file))"
+        )
         description = f"{table.description} Committed runs only. Contract version {table.version}."
     options = [("description", sql_string(description)), *_labels(labels)]
     return (
         f"CREATE OR REPLACE VIEW {qualified(view_name(table.name), dataset, project)}\n"
         + _options(options)
         + f"\nAS\nSELECT\n{columns}\nFROM {source} AS t{where};\n"
+    )
+
+
+def _is_commit(alias: str) -> str:
+    """The runs row is at lake/runs/run_id={run_id}/part-00000.parquet and run_id follows the run_id rule."""
+    return (
+        f"ENDS_WITH({alias}._FILE_NAME, CONCAT('/run_id=', {alias}.run_id, '/{PART_FILE}'))\n"
+        f"    AND REGEXP_CONTAINS({alias}.run_id, r'^[A-Za-z0-9][A-Za-z0-9._-]{{0,127}}$') AND STRPOS({alias}.run_id, '..') = 0"
     )
 
 

@@ -1,19 +1,27 @@
 """The local SQL engine: DuckDB over a lake (folder or gs://), with the names BigQuery has.
 
-A connection has schema `execution` with lake_{table} (every run in the lake,
-as BigQuery's external tables) and the views of sql/views/ (committed runs
-only), translated from the checked-in BigQuery files. So sql/queries/ runs
-unchanged on a laptop.
+A connection has schema `execution` with lake_{table} and the views of
+sql/views/ (committed runs only), translated from the checked-in BigQuery files,
+so sql/queries/ runs unchanged on a laptop. Unlike BigQuery's external tables,
+which list every object, lake_{table} here holds only the files the commits
+name (the views then filter them the same way in both engines): a stray or
+half-written file is never opened, and one run's damaged file does not stop a
+query about other runs.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lake import layout
 from lake.catalog.ddl import DATASET, external_table_name
@@ -21,7 +29,7 @@ from lake.catalog.translate import Query, QueryError, load_query, parse_header, 
 from lake.errors import DestinationError
 from lake.stores import Destination, resolve
 from lake.stores.destination import no_credentials
-from schemas import TABLES
+from schemas import TABLES, evolution
 from sql import SQL_DIR
 
 SCHEMA = DATASET
@@ -35,9 +43,11 @@ def open_engine(dest: "str | os.PathLike | Destination") -> duckdb.DuckDBPyConne
         # BigQuery's DATE(ts) and day boundaries are UTC; DuckDB would use the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"CREATE SCHEMA {SCHEMA}")
-        root, has_files = _gcs(con, where) if where.is_gcs else _local(where)
-        for name, table in TABLES.items():
-            _external_table(con, name, f"{root}/{layout.lake_partition_prefix(name)}*/*.parquet", has_files, table.arrow_schema)
+        root, glob_files = _gcs(con, where) if where.is_gcs else _local(where)
+        committed = _committed_runs(con, root, glob_files)
+        for name in TABLES:
+            if name != "runs":
+                _lake_table(con, name, _files_by_version(root, name, committed))
         for name in TABLES:
             text = (SQL_DIR / "views" / f"{name}.sql").read_text()
             for stmt in to_duckdb(parse_header(text, f"views/{name}.sql")):
@@ -48,30 +58,131 @@ def open_engine(dest: "str | os.PathLike | Destination") -> duckdb.DuckDBPyConne
     return con
 
 
-def _external_table(con, name: str, pattern: str, has_files: Callable[[str], bool], schema: pa.Schema) -> None:
-    """lake_{name}: the files of every run, run_id read from the Hive path.
+def _committed_runs(con, root: str, glob_files: Callable[[str], list[str]]) -> list["Commit"]:
+    """execution.lake_runs from the runs rows (the commits); returns what each run's commit names.
 
-    run_id is declared VARCHAR: inferred, a numeric-looking run_id would become
-    a number. A table with no files yet is empty with the contract's columns.
+    Only files at a commit's own key count (a stray copy beside it, or a folder
+    whose name is no run_id, is not a commit). Rows written before contract
+    version 2 have no data_file and table_versions columns: they read as NULL, the
+    legacy name part-00000.parquet and version 1 of every table.
     """
-    target = f"{SCHEMA}.{external_table_name(name)}"
-    if has_files(pattern):
-        con.execute(
-            f"CREATE VIEW {target} AS SELECT * FROM read_parquet({_quote(pattern)}, "
-            "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, union_by_name = true)"
-        )
-    else:
-        con.register(f"_empty_{name}", pa.schema(list(schema) + [pa.field("run_id", pa.string())]).empty_table())
-        con.execute(f"CREATE VIEW {target} AS SELECT * FROM _empty_{name}")
+    commits = []
+    for path in glob_files(f"{root}/{layout.lake_partition_prefix('runs')}run_id=*/{layout.PART_FILE}"):
+        run_id = layout.run_id_from_key(path[len(root) + 1 :])
+        if run_id is not None and path == f"{root}/{layout.commit_key(run_id)}":
+            commits.append(path)
+    # The contract's own empty file first: the view binds to the contract, whatever the files hold.
+    files = [_schema_file("runs"), *sorted(commits)]
+    con.execute(
+        f"CREATE VIEW {SCHEMA}.{external_table_name('runs')} AS "
+        f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM read_parquet({_list(files)}, "
+        "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, union_by_name = true, filename = true) "
+        f"WHERE filename <> {_quote(files[0])}"
+    )
+    try:
+        rows = con.sql(f"SELECT run_id, data_file, table_versions FROM {SCHEMA}.{external_table_name('runs')}").fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(f"cannot read the lake's runs rows (the commits): {exc}") from None
+    out = []
+    for run_id, data_file, table_versions in rows:
+        try:
+            versions = evolution.run_table_versions(table_versions)
+        except (ValueError, evolution.EvolutionError) as exc:
+            raise QueryError(f"run {run_id}: its runs row's table_versions cannot be read: {exc}") from None
+        out.append(Commit(run_id, layout.check_data_file(data_file or layout.PART_FILE), versions))
+    return out
 
 
-def _local(where: Destination) -> tuple[str, Callable[[str], bool]]:
+@dataclass(frozen=True)
+class Commit:
+    """What a run's commit (its runs row) names: the data file name, and the contract version of each table's file."""
+
+    run_id: str
+    data_file: str
+    versions: dict[str, int]
+
+
+def _files_by_version(root: str, name: str, committed: list[Commit]) -> dict[int, list[str]]:
+    """The committed files of table `name`, grouped by the contract version their run's commit records.
+
+    A file written by a newer contract than this reader's is read as the current
+    version: by the evolution rules it holds every current column (and the ones it
+    adds are not shown until the reader is upgraded). A version that was never
+    released is an error naming the run.
+    """
+    current = TABLES[name].version
+    known = set(evolution.versions(name))
+    groups: dict[int, list[str]] = {current: []}
+    for commit in committed:
+        version = commit.versions[name]
+        if version > current:
+            version = current
+        elif version not in known:
+            raise QueryError(
+                f"run {commit.run_id}: its {name} file says contract version {version}, which was never released "
+                f"(known: {', '.join(map(str, sorted(known)))})"
+            )
+        groups.setdefault(version, []).append(f"{root}/{layout.lake_key(commit.run_id, name, commit.data_file)}")
+    return groups
+
+
+def _lake_table(con, name: str, groups: dict[int, list[str]]) -> None:
+    """lake_{name}: the files the commits name, run_id read from the Hive path, _FILE_NAME as in BigQuery.
+
+    Each contract version's files are read together, bound to that version's own
+    empty schema file (first in its list), so opening the lake reads no run's file
+    and a query that filters run_id with constants opens only those runs' files.
+    The versions are combined with UNION ALL BY NAME, the current one first: it has
+    every column, so a column an older version lacks reads as NULL in that
+    version's rows. run_id is declared VARCHAR: inferred, a numeric-looking run_id
+    would become a number.
+    """
+    current = TABLES[name].version
+    order = [current, *sorted((v for v in groups if v != current), reverse=True)]
+    schema_files = [_schema_file(name, v) for v in order]
+    branches = [
+        f"SELECT * FROM read_parquet({_list([schema_file, *groups.get(v, [])])}, "
+        "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, filename = true)"
+        for v, schema_file in zip(order, schema_files)
+    ]
+    source = branches[0] if len(branches) == 1 else "(" + "\n  UNION ALL BY NAME\n  ".join(branches) + ")"
+    if len(branches) == 1:
+        source = source.replace("SELECT * FROM ", "", 1)
+    con.execute(
+        f"CREATE VIEW {SCHEMA}.{external_table_name(name)} AS "
+        f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM {source} "
+        f"WHERE filename NOT IN ({', '.join(_quote(f) for f in schema_files)})"
+    )
+
+
+_SCHEMA_DIR: tempfile.TemporaryDirectory | None = None
+
+
+def _schema_file(name: str, version: int | None = None) -> str:
+    """An empty Parquet file of the table's contract at `version` (default: current), under a Hive path.
+
+    Written once per process and schema (the folder is named by a hash of the
+    schema, so a contract changed at run time, as tests do, gets its own file).
+    """
+    global _SCHEMA_DIR
+    if _SCHEMA_DIR is None:
+        _SCHEMA_DIR = tempfile.TemporaryDirectory(prefix="lake-contract-")
+    schema = evolution.schema_of(name, TABLES[name].version if version is None else version)
+    digest = hashlib.sha256(schema.to_string(show_field_metadata=False).encode()).hexdigest()[:12]
+    path = Path(_SCHEMA_DIR.name) / name / digest / "run_id=-" / layout.PART_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(schema.empty_table(), path)
+    return path.as_posix()
+
+
+def _local(where: Destination) -> tuple[str, Callable[[str], list[str]]]:
     if not where.path.is_dir():
         raise DestinationError(f"no lake at {where.url!r}: not a directory")
-    return where.path.as_posix(), lambda pattern: bool(glob.glob(pattern))
+    return where.path.as_posix(), glob.glob
 
 
-def _gcs(con: duckdb.DuckDBPyConnection, where: Destination) -> tuple[str, Callable[[str], bool]]:
+def _gcs(con: duckdb.DuckDBPyConnection, where: Destination) -> tuple[str, Callable[[str], list[str]]]:
     """DuckDB reads gs:// through a registered gcsfs filesystem (the httpfs extension cannot be installed here)."""
     fs = _gcs_filesystem(where)
     con.register_filesystem(fs)
@@ -81,7 +192,7 @@ def _gcs(con: duckdb.DuckDBPyConnection, where: Destination) -> tuple[str, Calla
         raise DestinationError(f"no lake at {where.url!r}: bucket {where.bucket!r} not found") from None
     except Exception as exc:  # refused, forbidden, unreachable: name the lake and the cause
         raise DestinationError(f"cannot read the lake at {where.url!r}: {exc}") from exc
-    return where.url, lambda pattern: bool(fs.glob(pattern))
+    return where.url, lambda pattern: ["gs://" + p for p in fs.glob(pattern)]
 
 
 def _gcs_filesystem(where: Destination):
@@ -105,6 +216,10 @@ def _gcs_filesystem(where: Destination):
 def _quote(text: str) -> str:
     """A SQL string literal (DDL cannot take bound parameters)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def _list(items: list[str]) -> str:
+    return "[" + ", ".join(_quote(i) for i in items) + "]"
 
 
 def run_query(con: duckdb.DuckDBPyConnection, query: Query | str, params: Mapping[str, Any] | None = None) -> pa.Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome, Store
+from lake.stores.base import ObjectChangedError, ObjectExistsError, ObjectNotFoundError, PutOutcome, Store
 from lake.stores.destination import DEFAULT_DEST, Destination, default_dest, default_remote, resolve
 from lake.stores.local import LocalStore
 
@@ -35,5 +35,6 @@ __all__ = [
     "LocalStore",
     "PutOutcome",
     "ObjectExistsError",
+    "ObjectChangedError",
     "ObjectNotFoundError",
 ]

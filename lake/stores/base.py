@@ -22,6 +22,16 @@ class ObjectExistsError(LakeError):
         super().__init__(f"{key!r} already exists with different content")
 
 
+class ObjectChangedError(LakeError):
+    """A swap found other bytes under the key than the caller expected (another writer got there first)."""
+
+    def __init__(self, key: str, where: str = "", detail: str = ""):
+        self.key = key
+        where = f" in {where}" if where else ""
+        detail = detail or "it does not hold the bytes this writer expected (another writer replaced or created it)"
+        super().__init__(f"{key!r}{where} changed under this writer: {detail}")
+
+
 class ObjectNotFoundError(LakeError, FileNotFoundError):
     def __init__(self, key: str):
         self.key = key
@@ -40,6 +50,15 @@ class Store(Protocol):
         The bytes are sent once even when several keys receive them. A key that
         already holds identical bytes is kept; different bytes raise
         ObjectExistsError unless overwrite=True.
+        """
+
+    def swap(self, key: str, data: bytes, content_type: str, *, expect: bytes | None) -> None:
+        """Compare-and-swap: replace `key` with `data` only if it holds exactly `expect` now.
+
+        expect=None: only if the key does not exist. Otherwise ObjectChangedError,
+        and the key is left as it was. Atomic for readers (they see the old bytes or
+        the new ones) and across writers in other processes (local: a lock file,
+        GCS: an if_generation_match precondition).
         """
 
     def get(self, key: str) -> bytes:

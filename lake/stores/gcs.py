@@ -26,7 +26,7 @@ from typing import Iterator, Sequence
 
 from lake.checksum import crc32c_b64  # GCS's own notation: base64 of the big-endian CRC32C
 from lake.errors import DestinationError, StoreError
-from lake.stores.base import ObjectExistsError, ObjectNotFoundError, PutOutcome
+from lake.stores.base import ObjectChangedError, ObjectExistsError, ObjectNotFoundError, PutOutcome
 from lake.stores.retry import TRANSIENT, after_lost_races, is_retryable
 from lake.stores.destination import check_object_path, check_results_bucket, default_bucket, no_credentials, resolve
 
@@ -122,7 +122,7 @@ class GCSStore:
         where = f"gs://{self.bucket_name}/{name}"
         try:
             yield
-        except (ObjectExistsError, ObjectNotFoundError, DestinationError, StoreError):
+        except (ObjectExistsError, ObjectChangedError, ObjectNotFoundError, DestinationError, StoreError):
             raise
         except api.RetryError as exc:
             cause = exc.cause or exc
@@ -202,6 +202,26 @@ class GCSStore:
                 )
             except api.NotFound:
                 pass
+
+    def swap(self, key: str, data: bytes, content_type: str, *, expect: bytes | None) -> None:
+        """Replace key only if it holds `expect` (None: absent), under the object's generation as precondition."""
+        from google.api_core import exceptions as api
+
+        name = self._name(key)
+        want = (len(data), crc32c_b64(data))
+        deadline_at = time.monotonic() + self.deadline
+        with self._errors("swap", name):
+            existing = self._stat(name, deadline_at)
+            if expect is None and existing is not None:
+                raise ObjectChangedError(key)
+            if expect is not None and (existing is None or (existing.size, existing.crc32c) != (len(expect), crc32c_b64(expect))):
+                raise ObjectChangedError(key)
+            try:
+                self._upload(name, data, want, content_type, existing.generation if existing else 0, deadline_at)
+            except api.PreconditionFailed:
+                now = self._stat(name, deadline_at)  # a retried request whose first attempt landed reads as ours
+                if now is None or (now.size, now.crc32c) != want:
+                    raise ObjectChangedError(key) from None
 
     def put(self, keys: Sequence[str], data: bytes, content_type: str, *, overwrite: bool = False) -> list[PutOutcome]:
         """Create every key with data: one upload, then server-side copies; create-only.

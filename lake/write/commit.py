@@ -1,14 +1,20 @@
 """The commit protocol, as one transaction used by write_run and push alike.
 
+A run is committed by its runs row, lake/runs/run_id={run_id}/part-00000.parquet,
+which names the run's lake data files (data_file); readers trust nothing else.
+A new run:
   1. claim   backtest_results/{run_id}/_manifest.json: sizes and CRC32C of every
              object; an existing manifest that lists other bytes is a conflict
   2. data    table files (spec file and lake partition share one encoding),
              config and log, in parallel
   3. summary backtest_results/{run_id}/summary.json
-  4. commit  lake/runs/run_id={run_id}/part-00000.parquet, the runs row
-Every put is create-only and atomic, so a crash leaves no committed partial run
-and the next write of the same run finishes it, keeping identical objects.
-See docs/protocol.md.
+  4. commit  the runs row, created only if absent
+An overwrite (overwrite=True over a committed run): the new lake files beside the
+old ones under the new generation's name, the runs row swapped only if it still
+holds what was read (compare-and-swap), then spec files, summary, manifest, and
+the old generation's files deleted. Every put is create-only and atomic, so a
+crash leaves the old run or the new run committed, never a mix, and the next
+write of the same run finishes it, keeping identical objects. See docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -16,16 +22,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from lake import layout
-from lake.errors import ConflictError
-from lake.stores import ObjectExistsError, ObjectNotFoundError, PutOutcome, Store
+from lake.errors import ConflictError, LakeError
+from lake.stores import ObjectChangedError, ObjectExistsError, ObjectNotFoundError, PutOutcome, Store
 from lake.stores.retry import after_lost_races
 from lake.version import __version__
 from lake.write.encode import JSON_CONTENT_TYPE, json_bytes
 from lake.write.plan import Blob, Plan
+from schemas import RUN_TABLES
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,8 @@ class Transaction:
     """Commits planned runs to one store in protocol order.
 
     overwrite=False: different bytes under a run_id are a ConflictError.
-    overwrite=True: the run is uncommitted first (its runs row removed), then
-    replaced, then committed again.
+    overwrite=True: a committed run is replaced as one switch of its runs row
+    (see _replace); readers never see it missing or mixed.
     """
 
     def __init__(self, store: Store, *, overwrite: bool = False, progress: Progress | None = None):
@@ -82,6 +92,25 @@ class Transaction:
         self.progress = progress
 
     def commit(self, plan: Plan) -> WriteReport:
+        current = self._committed(plan.run_id)
+        if current is None:
+            return self._write_new(plan)
+        named = plan if plan.manifest is not None else plan.named(current.data_file)
+        if named.commit_row(current.created_at).data == current.row:
+            # This very content is committed: make sure every other object is in place (a rerun
+            # after a crash; with overwrite=True also the end of an interrupted overwrite).
+            report = WriteReport(plan.run_id, self.store.url, current.created_at)
+            self._settle(named, current.created_at, report)
+            return report
+        if not self.overwrite:
+            manifest = self._read_manifest(layout.manifest_key(plan.run_id)) or {}
+            detail = _difference(manifest.get("objects") or {}, named.entries())
+            raise ConflictError(plan.run_id, layout.commit_key(plan.run_id), detail)
+        return self._replace(plan, current)
+
+    # -- a run not committed yet: manifest, data, summary, runs row ------------------------
+
+    def _write_new(self, plan: Plan) -> WriteReport:
         entries = plan.entries()
         key = layout.manifest_key(plan.run_id)
         if plan.manifest is not None:  # given verbatim (push): create it, or find it already there
@@ -93,16 +122,14 @@ class Transaction:
             created_at, replacing = self._claim(plan.run_id, key, entries)
             report = WriteReport(plan.run_id, self.store.url, created_at)
         self._put_all(plan.run_id, plan.data, report)
-        if replacing:
+        if replacing:  # an uncommitted run of other content was there: nothing readers saw is touched
             self._delete_stale(plan.run_id, entries)
         self._put_all(plan.run_id, [plan.summary], report)
-        self._put_all(plan.run_id, [plan.commit_row(created_at)], report)  # the commit, last
+        self._swap_commit(plan, plan.commit_row(created_at), None, report)  # the commit, last
         return report
 
-    # -- 1. claim ------------------------------------------------------------------------
-
     def _claim(self, run_id: str, key: str, entries: dict) -> tuple[dt.datetime, bool]:
-        """Write or match the run's manifest. Returns (created_at, replacing an earlier run)."""
+        """Write or match the run's manifest. Returns (created_at, replacing uncommitted objects)."""
 
         def attempt() -> tuple[dt.datetime, bool] | None:
             existing = self._read_manifest(key)
@@ -117,8 +144,6 @@ class Transaction:
                 return dt.datetime.fromisoformat(existing["created_at"]), False
             if not self.overwrite:
                 raise ConflictError(run_id, key, _difference(existing.get("objects") or {}, entries))
-            # Uncommit first, so readers never see the old runs row over new data.
-            self.store.delete(layout.commit_key(run_id))
             created_at = dt.datetime.now(dt.timezone.utc)
             self.store.put([key], manifest_bytes(run_id, created_at, entries), JSON_CONTENT_TYPE, overwrite=True)
             return created_at, True
@@ -126,6 +151,77 @@ class Transaction:
         return after_lost_races(
             attempt, lambda: ConflictError(run_id, key, "the manifest keeps changing under concurrent writers")
         )
+
+    # -- overwrite of a committed run: new lake files beside the old, switch, then the rest ----
+
+    def _replace(self, plan: Plan, current: Committed) -> WriteReport:
+        """Readers see the old run whole until the runs row is switched, then the new one whole.
+
+        The new generation's lake files go beside the committed ones under their
+        own name; the runs row is replaced only if it still holds the bytes read
+        at the start (of two racing overwriters exactly one wins); the spec files,
+        summary and manifest follow, and the old generation's files go last.
+        """
+        named = plan.named(layout.data_file_name(plan.generation()))
+        created_at = dt.datetime.now(dt.timezone.utc)
+        report = WriteReport(plan.run_id, self.store.url, created_at)
+        lake_only = [replace(b, keys=keys) for b in named.data if (keys := tuple(filter(_is_lake, b.keys)))]
+        self._put_all(plan.run_id, lake_only, report, overwrite=False)
+        try:
+            self._swap_commit(named, named.commit_row(created_at), current.row, report)
+        except ConflictError:
+            winner = self._committed(plan.run_id)
+            if winner is None or winner.data_file != named.data_file:  # our files are nobody's: remove them
+                for blob in lake_only:
+                    for key in blob.keys:
+                        self.store.delete(key)
+            raise
+        self._settle(named, created_at, report, lake_written=True)
+        return report
+
+    # -- after the commit: every object of the committed content in place ------------------
+
+    def _settle(self, plan: Plan, created_at: dt.datetime, report: WriteReport, lake_written: bool = False) -> None:
+        """Put every object of a committed plan; committed lake files must already hold these bytes."""
+        entries = plan.entries()
+        if not lake_written:
+            lake_blobs = [replace(b, keys=keys) for b in plan.data if (keys := tuple(filter(_is_lake, b.keys)))]
+            self._put_all(plan.run_id, lake_blobs, report, overwrite=False)  # immutable once committed
+        spec_blobs = [replace(b, keys=keys) for b in plan.data if (keys := tuple(k for k in b.keys if not _is_lake(k)))]
+        self._put_all(plan.run_id, spec_blobs, report)
+        self._put_all(plan.run_id, [plan.summary], report)
+        manifest = plan.manifest or manifest_bytes(plan.run_id, created_at, entries)
+        self._put_all(plan.run_id, [Blob((layout.manifest_key(plan.run_id),), manifest, JSON_CONTENT_TYPE)], None)
+        self._put_all(plan.run_id, [plan.commit_row(created_at)], report, overwrite=False)
+        if self.overwrite:
+            self._delete_stale(plan.run_id, entries)
+
+    def _swap_commit(self, plan: Plan, row: Blob, expect: bytes | None, report: WriteReport) -> None:
+        """Create or replace the runs row only if it still holds `expect` (None: absent)."""
+        key = layout.commit_key(plan.run_id)
+        try:
+            self.store.swap(key, row.data, row.content_type, expect=expect)
+            outcome = PutOutcome.CREATED if expect is None else PutOutcome.REPLACED
+        except ObjectChangedError:
+            now = self._committed(plan.run_id)
+            if now is None or now.row != row.data:
+                raise ConflictError(plan.run_id, key, "another writer committed this run meanwhile") from None
+            outcome = PutOutcome.IDENTICAL  # the same commit, made by a concurrent writer of the same run
+        self._report(report, WrittenObject(key, len(row.data), row.rows, outcome))
+
+    def _committed(self, run_id: str) -> Committed | None:
+        """The run's current runs row, or None when the run is not committed."""
+        key = layout.commit_key(run_id)
+        try:
+            data = self.store.get(key)
+        except ObjectNotFoundError:
+            return None
+        try:
+            return read_commit(data)
+        except LakeError as exc:
+            if not self.overwrite:
+                raise ConflictError(run_id, key, str(exc)) from None
+            return Committed(data, dt.datetime.now(dt.timezone.utc), layout.PART_FILE)
 
     def _read_manifest(self, key: str) -> dict | None:
         try:
@@ -141,26 +237,55 @@ class Transaction:
 
     # -- 2-4. puts -----------------------------------------------------------------------
 
-    def _put_all(self, run_id: str, blobs: list[Blob], report: WriteReport) -> None:
+    def _put_all(self, run_id: str, blobs: list[Blob], report: WriteReport | None, overwrite: bool | None = None) -> None:
         with ThreadPoolExecutor(max_workers=max(1, self.store.max_concurrency)) as pool:
-            for blob, outcomes in zip(blobs, pool.map(lambda b: self._put(run_id, b), blobs)):
+            for blob, outcomes in zip(blobs, pool.map(lambda b: self._put(run_id, b, overwrite), blobs)):
                 for key, outcome in zip(blob.keys, outcomes):
-                    written = WrittenObject(key, len(blob.data), blob.rows, outcome)
-                    report.objects.append(written)
-                    if self.progress:
-                        self.progress(written)
+                    self._report(report, WrittenObject(key, len(blob.data), blob.rows, outcome))
 
-    def _put(self, run_id: str, blob: Blob) -> list[PutOutcome]:
+    def _report(self, report: WriteReport | None, written: WrittenObject) -> None:
+        if report is not None:
+            report.objects.append(written)
+        if self.progress:
+            self.progress(written)
+
+    def _put(self, run_id: str, blob: Blob, overwrite: bool | None) -> list[PutOutcome]:
         try:
-            return self.store.put(blob.keys, blob.data, blob.content_type, overwrite=self.overwrite)
+            return self.store.put(blob.keys, blob.data, blob.content_type, overwrite=self.overwrite if overwrite is None else overwrite)
         except ObjectExistsError as exc:
             raise ConflictError(run_id, exc.key) from None
 
     def _delete_stale(self, run_id: str, entries: dict) -> None:
-        """After an overwrite, drop optional objects the new run does not have (config, log)."""
-        for key in (layout.config_key(run_id), layout.log_key(run_id)):
-            if key not in entries:
-                self.store.delete(key)
+        """After a replace, drop what the new run does not have: config, log, other generations' lake files."""
+        stale = {layout.config_key(run_id), layout.log_key(run_id)} - set(entries)
+        for table in RUN_TABLES:
+            folder = layout.lake_key(run_id, table).rpartition("/")[0] + "/"
+            stale |= {k for k in self.store.list(folder) if layout.is_data_file(k.rpartition("/")[2]) and k not in entries}
+        for key in sorted(stale):
+            self.store.delete(key)
+
+
+def _is_lake(key: str) -> bool:
+    """A lake data file (not the runs row): immutable once a commit names it."""
+    return key.startswith(layout.LAKE_ROOT + "/") and not key.startswith(layout.lake_partition_prefix("runs"))
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What the store's runs row says: its bytes (the swap precondition), creation time and data file name."""
+
+    row: bytes
+    created_at: dt.datetime
+    data_file: str
+
+
+def read_commit(data: bytes) -> Committed:
+    """A runs row's bytes read as a commit: when it was created and which data files it names."""
+    try:
+        row = pq.read_table(pa.BufferReader(data), use_threads=False).to_pylist()[0]
+        return Committed(data, row["created_at"], layout.check_data_file(row.get("data_file") or layout.PART_FILE))
+    except (pa.ArrowException, OSError, IndexError, KeyError, TypeError) as exc:
+        raise LakeError(f"the runs row is unreadable ({exc})") from None
 
 
 def manifest_bytes(run_id: str, created_at: dt.datetime, entries: dict) -> bytes:

@@ -10,21 +10,23 @@ has been written anywhere.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import pyarrow as pa
 
 from lake import layout
 from lake.checksum import crc32c_b64
-from lake.errors import Failure, LakeError, SerializationError, ValidationError
+from lake.errors import Failure, LakeError, ValidationError
 from lake.run import Run, RunId
 from lake.write.checks import conform_run, submit_checks
 from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE, json_bytes, parquet_bytes, to_jsonable
-from lake.write.redact import redact, scrub
-from lake.write.runs_row import build_runs_row
+from lake.write.redact import redact, redact_log, scrub_bytes, scrub_value, scrubbable
+from lake.write.runs_row import RunSummary, build_runs_row, parse_summary, row_failures
 from schemas import RUN_TABLES, RUNS
 
 
@@ -38,23 +40,29 @@ class Blob:
     rows: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     """One run's objects in commit order: data, then summary, then the runs row (the commit).
 
-    `commit_row(created_at)` encodes the runs row for the creation time the
-    commit settles on (a rerun keeps the first write's); it was built once at
-    plan time, so it cannot fail later. `manifest` is set when the manifest's
-    bytes are given (push copies a committed run verbatim); otherwise the
-    commit writes one from `entries()`.
+    Lake data files are named by `data_file` (a write starts with
+    part-00000.parquet; an overwrite renames them to its generation with
+    `named`, so the new files go beside the committed ones). `commit_row`
+    encodes the runs row for the creation time the commit settles on (a rerun
+    keeps the first write's); it was built once at plan time, so it cannot fail
+    later. `manifest` is set when the manifest's bytes are given (push copies a
+    committed run verbatim); otherwise the commit writes one from `entries()`.
     """
 
     run_id: RunId
     data: list[Blob]
     summary: Blob
-    commit_row: Callable[[dt.datetime], Blob]
+    build_row: Callable[[dt.datetime, str], Blob]
     tables: dict[str, pa.Table] = field(default_factory=dict)
     manifest: bytes | None = None
+    data_file: str = layout.PART_FILE
+
+    def commit_row(self, created_at: dt.datetime) -> Blob:
+        return self.build_row(created_at, self.data_file)
 
     def entries(self) -> dict[str, dict]:
         """The manifest's objects: size, CRC32C and rows of every key but the manifest and the runs row."""
@@ -63,6 +71,29 @@ class Plan:
             entry = {"size": len(blob.data), "crc32c": crc32c_b64(blob.data), "rows": blob.rows}
             entries.update(dict.fromkeys(blob.keys, entry))
         return entries
+
+    def generation(self) -> str:
+        """16 hex digits naming the content of the lake data files (from their tables, sizes and CRC32C)."""
+        digest = hashlib.sha256()
+        for blob in self.data:
+            for key in blob.keys:
+                if _is_lake_data(key):
+                    digest.update(f"{key.split('/')[1]}:{len(blob.data)}:{crc32c_b64(blob.data)};".encode())
+        return digest.hexdigest()[:16]
+
+    def named(self, data_file: str) -> "Plan":
+        """The same plan with its lake data files named data_file."""
+        data = [replace(b, keys=tuple(layout.with_data_file(k, data_file) for k in b.keys)) for b in self.data]
+        return replace(self, data=data, data_file=data_file)
+
+
+def _table_versions() -> str:
+    """The contract version each data table's file is written under (readers group files by it)."""
+    return json.dumps({name: table.version for name, table in RUN_TABLES.items()}, sort_keys=True)
+
+
+def _is_lake_data(key: str) -> bool:
+    return key.startswith(layout.LAKE_ROOT + "/") and not key.startswith(layout.lake_partition_prefix("runs"))
 
 
 def plan_run(run: Run) -> Plan:
@@ -102,143 +133,94 @@ def plan_run(run: Run) -> Plan:
             for n in RUN_TABLES
         ]
 
-    def commit_row(created_at: dt.datetime) -> Blob:
-        row = build_runs_row(summary, tables, created_at)
+    def build_row(created_at: dt.datetime, data_file: str) -> Blob:
+        row = build_runs_row(summary, tables, created_at, data_file=data_file, table_versions=_table_versions())
         return Blob((layout.commit_key(run.run_id),), parquet_bytes(row, RUNS, run.run_id), PARQUET_CONTENT_TYPE, 1)
 
     # No failures: _runs_row_failures has built the runs row from these very tables and summary,
     # so commit_row cannot fail once writing has begun.
-    return Plan(run.run_id, data + documents, summary_blob, commit_row, tables)
+    return Plan(run.run_id, data + documents, summary_blob, build_row, tables)
 
 
-# What building the runs row raises on a summary field of an unexpected shape (a date that is not
-# ISO 8601, a list where a dict is read, a number where a string is stored).
-_ROW_ERRORS = (ValueError, TypeError, AttributeError, KeyError, OverflowError, pa.ArrowException)
+def _runs_row_failures(summary: RunSummary, tables: dict[str, pa.Table]) -> list[Failure]:
+    """What keeps the runs row from being built from the parsed summary and these tables.
 
-
-def _runs_row_failures(summary: dict, tables: dict[str, pa.Table]) -> list[Failure]:
-    """Summary fields the runs row cannot be built from, each named.
-
-    Tables that failed stand in as empty ones, so a bad summary is reported in
-    the same pass as bad tables. The builder stops at its first error: the key
-    whose removal changes that error is its cause; it is recorded and removed,
-    and the row is built again until it builds (a handful of tries at most).
+    The summary's fields were parsed already (each bad one a Failure naming
+    summary.<field>); here the tables' totals must fit the row's NUMERIC
+    columns, and the row is built once, so commit_row cannot fail after the
+    first byte is written. Tables that failed stand in as empty ones, so this
+    is reported in the same pass as bad tables.
     """
     stand_in = {n: tables[n] if n in tables else t.arrow_schema.empty_table() for n, t in RUN_TABLES.items()}
-    now = dt.datetime.now(dt.timezone.utc)
-
-    def error(doc: dict) -> str | None:
+    failures = row_failures(stand_in)
+    if not failures:
         try:
-            build_runs_row(doc, stand_in, now)
-        except _ROW_ERRORS as exc:
-            return f"{type(exc).__name__}: {exc}"
-        return None
-
-    failures = []
-    doc = dict(summary)
-    while (current := error(doc)) is not None:
-        cause = next((k for k in doc if error({i: v for i, v in doc.items() if i != k}) != current), None)
-        failures.append(Failure("summary", cause, "runs_row", f"the runs row cannot be built from it ({current})"))
-        if cause is None:
-            break
-        del doc[cause]
+            build_runs_row(summary, stand_in, dt.datetime.now(dt.timezone.utc))
+        except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:  # a gap in parse_summary
+            failures.append(Failure("runs", None, "runs_row", f"the runs row cannot be built ({type(exc).__name__}: {exc})"))
     return failures
 
 
-def _documents(run: Run, failures: list[Failure]) -> tuple[dict | None, list[Blob], Blob | None]:
-    """Summary, config and log: secrets redacted from the JSON and scrubbed from the text.
+def _documents(run: Run, failures: list[Failure]) -> tuple[RunSummary | None, list[Blob], Blob | None]:
+    """Summary, config and log: secrets redacted from the JSON and scrubbed from every text.
 
-    A document that cannot be written adds Failures (every offending value by
-    its JSON path) and comes back as None.
+    Each document is first turned into the plain JSON it will be written as
+    (configs, dataclasses, msgspec Structs ... walked field by field); then
+    secret-looking keys and passwords in strings are redacted, and every value
+    so found (in the summary, the config or the log) is scrubbed from all
+    three and from the runs row's summary_json, in every encoding each is
+    written in. A document that cannot be written adds Failures (every
+    offending value by its JSON path) and comes back as None.
     """
     secrets: set[str] = set()
     summary = _json_document("summary", run.summary, secrets, failures)
     config = _json_document("config", run.config, secrets, failures) if run.config is not None else None
-    # A secret that is not valid UTF-8 cannot occur in UTF-8 bytes, and could not be searched for.
-    secrets = {s for s in secrets if _utf8(s) is not None}
+    log = _log_bytes(run.log, failures) if run.log is not None else None
+    if log is not None:
+        log = redact_log(log, secrets)
+    found = scrubbable(secrets)
     blobs = []
     if config is not None:
-        blobs.append(Blob((layout.config_key(run.run_id),), scrub(config[1], secrets), JSON_CONTENT_TYPE))
-    if run.log is not None:
-        log = _log_bytes(run.log, failures)
-        if log is not None:
-            blobs.append(Blob((layout.log_key(run.run_id),), scrub(log, secrets), TEXT_CONTENT_TYPE))
+        blobs.append(Blob((layout.config_key(run.run_id),), json_bytes(scrub_value(config, found), "config"), JSON_CONTENT_TYPE))
+    if log is not None:
+        blobs.append(Blob((layout.log_key(run.run_id),), scrub_bytes(log, found), TEXT_CONTENT_TYPE))
     if summary is None:
         return None, blobs, None
-    summary_blob = Blob((layout.summary_key(run.run_id),), scrub(summary[1], secrets), JSON_CONTENT_TYPE)
-    return summary[0], blobs, summary_blob
+    summary = scrub_value(summary, found)
+    parsed = parse_summary(summary, failures)
+    summary_blob = Blob((layout.summary_key(run.run_id),), json_bytes(summary, "summary"), JSON_CONTENT_TYPE)
+    return parsed, blobs, summary_blob
 
 
-def _json_document(name: str, value, secrets: set[str], failures: list[Failure]):
-    """(plain JSON value, encoded bytes) of a redacted document, or None after appending Failures."""
-    if not isinstance(value, dict):
+def _json_document(name: str, value, secrets: set[str], failures: list[Failure]) -> dict | None:
+    """The document as the plain JSON dict it will be written as, redacted; or None after appending Failures."""
+    errors: list[str] = []
+    plain = to_jsonable(value, name, secrets, errors)
+    if not isinstance(plain, dict):
         failures.append(Failure(name, None, "type", f"{name} must be a dict, got {type(value).__name__}"))
         return None
-    try:
-        redacted = redact(value, secrets)
-        plain = to_jsonable(redacted, name)
-        data = json_bytes(plain, name)
-    except SerializationError:
-        _unserialisable(name, redacted, name, failures)
-        return None
-    except RecursionError:  # a document that contains itself, or absurdly deep nesting
-        failures.append(Failure(name, None, "json", "nested too deeply (or contains itself)"))
-        return None
-    except ValueError as exc:  # e.g. a lone surrogate: valid in a Python str, not in UTF-8
-        failures.append(Failure(name, None, "json", f"cannot be encoded as UTF-8 JSON ({exc})"))
-        return None
-    return plain, data
+    failures += [_json_failure(name, error) for error in errors]
+    return None if errors else redact(plain, secrets)
 
 
-def _unserialisable(name: str, value, path: str, failures: list[Failure]) -> None:
-    """A Failure for every value (or key) below `path` that cannot be JSON, found by descending.
-
-    to_jsonable stops at the first bad value; asking it again about each child
-    finds all of them without a second copy of its rules.
-    """
-    try:
-        to_jsonable(value, path)
-        return
-    except SerializationError as exc:
-        error = exc
-    before = len(failures)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            try:
-                to_jsonable({key: None}, path)
-            except SerializationError as exc:
-                failures.append(_json_failure(name, exc))
-                continue
-            _unserialisable(name, item, f"{path}.{key}", failures)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        for i, item in enumerate(items):
-            _unserialisable(name, item, f"{path}[{i}]", failures)
-    if len(failures) == before:
-        failures.append(_json_failure(name, error))
-
-
-def _json_failure(name: str, exc: SerializationError) -> Failure:
+def _json_failure(name: str, error: str) -> Failure:
     """to_jsonable says '<path>: <problem>'; the path below the document becomes the column."""
-    path, _, problem = str(exc).partition(": ")
+    path, _, problem = error.partition(": ")
     column = path[len(name) :].lstrip(".") if path.startswith(name) else path
-    return Failure(name, column or None, "json", problem or str(exc))
-
-
-def _utf8(text: str) -> bytes | None:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
+    return Failure(name, column or None, "json", problem or error)
 
 
 def _log_bytes(log, failures: list[Failure]) -> bytes | None:
     if isinstance(log, bytes):
         return log
     if isinstance(log, str):
-        data = _utf8(log)
-        if data is None:
-            failures.append(Failure("log", None, "utf8", "log text cannot be encoded as UTF-8 (a lone surrogate?)"))
-        return data
+        try:
+            return log.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            failures.append(Failure(
+                "log", None, "utf8",
+                f"log text cannot be encoded as UTF-8: a lone surrogate {log[exc.start]!r} at character {exc.start}",
+            ))
+            return None
     failures.append(Failure("log", None, "type", f"log must be str or bytes, got {type(log).__name__}"))
     return None

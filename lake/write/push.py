@@ -23,8 +23,10 @@ from lake.errors import ConflictError, DestinationError, LakeError, ValidationEr
 from lake.stores import LocalStore, ObjectExistsError, ObjectNotFoundError, Store, open_store, resolve
 from lake.verify import keys_by_run
 from lake.write import Blob, Plan, Transaction, write_run_to_store
+from lake.write.commit import read_commit
 from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from lake.write.spec_files import read_spec_run
+from schemas import RUN_TABLES
 
 PUSHED, SKIPPED, REFUSED, FAILED = "pushed", "skipped", "refused", "failed"
 
@@ -117,6 +119,11 @@ def _push_committed(local: Store, remote: Store, run_id: str, keys: set[str]) ->
         return REFUSED, f"{manifest_key} in the source does not list {summary_key}"
     if missing:
         return REFUSED, f"the source lacks {missing[0]} (listed in its manifest)"
+    runs_row = local.get(layout.commit_key(run_id))
+    data_file = read_commit(runs_row).data_file
+    named = [layout.lake_key(run_id, t, data_file) for t in RUN_TABLES]
+    if not set(named) <= set(entries):  # an overwrite that did not run to its end: the manifest is the old run's
+        return REFUSED, f"{manifest_key} in the source does not list the files its runs row names: finish the overwrite first"
 
     # One put per distinct content: a spec file and its lake partition go up once.
     groups: dict[tuple[int, str, str], list[str]] = defaultdict(list)
@@ -130,12 +137,13 @@ def _push_committed(local: Store, remote: Store, run_id: str, keys: set[str]) ->
         if (len(data), crc32c_b64(data)) != (size, crc32c):
             raise _Refused(f"{group[0]} in the source does not match its manifest (size or CRC32C)")
         blobs.append(Blob(tuple(group), data, content_type, entries[group[0]].get("rows")))
-    runs_row = Blob((layout.commit_key(run_id),), local.get(layout.commit_key(run_id)), PARQUET_CONTENT_TYPE, 1)
+    runs_row = Blob((layout.commit_key(run_id),), runs_row, PARQUET_CONTENT_TYPE, 1)
     plan = Plan(
         run_id,
         data=[b for b in blobs if summary_key not in b.keys],
         summary=next(b for b in blobs if summary_key in b.keys),
-        commit_row=lambda _created_at: runs_row,  # the source's row, byte for byte
+        build_row=lambda _created_at, _data_file: runs_row,  # the source's row, byte for byte
+        data_file=data_file,
         manifest=manifest_bytes,
     )
     return PUSHED, Transaction(remote).commit(plan).bytes_written

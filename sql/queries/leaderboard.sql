@@ -14,7 +14,8 @@
 --                     fewer than two returns
 --   return_days       daily returns behind sharpe
 --   turnover          sum of last_qty * last_px over the run's fills, in the instruments' quote
---                     currency; a run-level figure, repeated per currency
+--                     currency; each product rounded to 9 decimals (half away from zero) before the
+--                     sum, as BigQuery computes NUMERIC products; a run-level figure, repeated per currency
 -- Parameters:
 --   @run_ids ARRAY<STRING>  runs to rank; empty (the default) ranks every committed run
 WITH selected_runs AS (
@@ -29,9 +30,10 @@ fills_by_currency AS (
     f.commission_currency AS currency,
     SUM(f.commission) AS commission,
     COUNT(*) AS trades,
-    SUM(f.last_qty * f.last_px) AS turnover
+    SUM(CAST(f.last_qty * f.last_px AS NUMERIC)) AS turnover  -- rounded per fill, as BigQuery does
   FROM execution.fills AS f
   JOIN selected_runs AS s ON s.run_id = f.run_id
+  WHERE ARRAY_LENGTH(@run_ids) = 0 OR f.run_id IN UNNEST(@run_ids)  -- on the table itself: prunes files
   GROUP BY f.run_id, f.commission_currency
 ),
 activity AS (
@@ -49,6 +51,7 @@ pnl AS (
     COUNTIF(p.ts_closed IS NOT NULL AND p.realized_pnl > 0) AS winning_positions
   FROM execution.positions AS p
   JOIN selected_runs AS s ON s.run_id = p.run_id
+  WHERE ARRAY_LENGTH(@run_ids) = 0 OR p.run_id IN UNNEST(@run_ids)  -- on the table itself: prunes files
   GROUP BY p.run_id, p.currency
 ),
 equity_days AS (
@@ -63,6 +66,7 @@ equity_days AS (
     MAX(SAFE_DIVIDE(CAST(e.peak_equity - e.equity AS FLOAT64), CAST(e.peak_equity AS FLOAT64))) AS drawdown_pct
   FROM execution.equity_curve AS e
   JOIN selected_runs AS s ON s.run_id = e.run_id
+  WHERE ARRAY_LENGTH(@run_ids) = 0 OR e.run_id IN UNNEST(@run_ids)  -- on the table itself: prunes files
   GROUP BY e.run_id, e.currency, DATE(e.ts)
 ),
 drawdown AS (

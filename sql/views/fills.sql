@@ -22,4 +22,9 @@ SELECT
   t.ts_event_ns,
   t.run_id
 FROM execution.lake_fills AS t
-WHERE t.run_id IN (SELECT r.run_id FROM execution.lake_runs AS r);
+JOIN (
+  SELECT r.run_id, IFNULL(r.data_file, 'part-00000.parquet') AS data_file FROM execution.lake_runs AS r
+  WHERE ENDS_WITH(r._FILE_NAME, CONCAT('/run_id=', r.run_id, '/part-00000.parquet'))
+    AND REGEXP_CONTAINS(r.run_id, r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$') AND STRPOS(r.run_id, '..') = 0
+) AS c
+  ON c.run_id = t.run_id AND ENDS_WITH(t._FILE_NAME, CONCAT('/run_id=', t.run_id, '/', c.data_file));
