@@ -32,6 +32,20 @@ bench: $(STAMP)
 contract-docs: $(STAMP)
 	$(LAKE) contract --format markdown > docs/contract.md.tmp && mv docs/contract.md.tmp docs/contract.md
 
+# schemas/history/{table}.json records every released contract version; tests/test_evolution.py (in `make test`)
+# refuses a contract change that breaks the evolution rules or is not recorded. After a legal change
+# (nullable columns added, version bumped, `since` set): make contract-history, and commit the record.
+.PHONY: contract-history bq-smoke
+contract-history: $(STAMP)
+	$(PY) -m schemas.evolution record
+
+# Every shipped query on real BigQuery and on DuckDB over the same scratch files, compared (docs/sql.md).
+# Needs Application Default Credentials: make bq-smoke BQ_PROJECT=my-project [BQ_SMOKE_ARGS='--bucket gs://B/prefix --keep']
+BQ_PROJECT ?= $(GOOGLE_CLOUD_PROJECT)
+BQ_SMOKE_ARGS ?=
+bq-smoke: $(STAMP)
+	$(LAKE) bq-smoke $(if $(BQ_PROJECT),--project $(BQ_PROJECT)) $(BQ_SMOKE_ARGS)
+
 clean:
 	rm -rf $(VENV) $(VENV_LATEST) lakehouse bench-lake .pytest_cache
 

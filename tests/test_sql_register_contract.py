@@ -6,160 +6,21 @@ server that answers like the BigQuery v2 REST API and records every call. The
 test asserts the calls themselves: the dataset insert with its location, one
 query job per DDL statement carrying exactly the generated statement, nothing
 sent on a second run, and a clear error when BigQuery refuses a statement.
-What BigQuery itself does with the DDL is not verified here (see the README).
+What BigQuery itself does with the DDL is not verified here (`lake bq-smoke` does; see docs/sql.md).
+The recorder lives in tests/support/fake_bigquery.py (tests/test_bq_smoke.py uses it too).
 """
 
 from __future__ import annotations
 
-import json
-import re
-import threading
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
-
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery
 
 from lake.catalog import bigquery as bq
 from lake.cli import main
+from tests.support.fake_bigquery import CREATE as _CREATE
+from tests.support.fake_bigquery import PREFIX, PROJECT, client_for, fake_bigquery  # noqa: F401 (fixture)
+from tests.support.fake_bigquery import writes as _writes
 
-PROJECT = "lake-test-project"
 BUCKET = "execution-store-test"
-PREFIX = "/bigquery/v2"
-
-_CREATE = re.compile(r"CREATE OR REPLACE (EXTERNAL TABLE|VIEW) `([^`]+)`")
-_LABEL = re.compile(r"labels = \[\('([a-z0-9_-]+)', '([a-z0-9_-]+)'\)\]")
-
-
-class FakeBigQuery:
-    """State and call log of the fake API: datasets, tables (created by DDL jobs) and jobs."""
-
-    def __init__(self):
-        self.calls: list[dict] = []
-        self.datasets: dict[str, dict] = {}
-        self.tables: dict[str, dict] = {}
-        self.jobs: dict[str, dict] = {}
-        self.reject: set[str] = set()  # object names whose DDL job fails
-        self.lock = threading.Lock()
-
-    def handle(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
-        with self.lock:
-            self.calls.append({"method": method, "path": path, "body": body})
-            parts = path[len(PREFIX) :].strip("/").split("/")
-            # projects/{p}/datasets[/{d}[/tables/{t}]] | projects/{p}/jobs[/{id}] | projects/{p}/queries/{id}
-            if parts[:1] != ["projects"] or len(parts) < 3:
-                return 404, _error(404, f"no route {path}")
-            project, kind, rest = parts[1], parts[2], parts[3:]
-            if kind == "datasets" and method == "POST" and not rest:
-                ref = body["datasetReference"]
-                resource = {**body, "id": f"{ref['projectId']}:{ref['datasetId']}", "kind": "bigquery#dataset"}
-                self.datasets[ref["datasetId"]] = resource
-                return 200, resource
-            if kind == "datasets" and method == "GET" and len(rest) == 1:
-                ds = self.datasets.get(rest[0])
-                return (200, ds) if ds else (404, _error(404, f"Not found: Dataset {project}:{rest[0]}"))
-            if kind == "datasets" and method == "GET" and len(rest) == 3 and rest[1] == "tables":
-                table = self.tables.get(f"{rest[0]}.{rest[2]}")
-                return (200, table) if table else (404, _error(404, f"Not found: Table {project}:{rest[0]}.{rest[2]}"))
-            if kind == "jobs" and method == "POST" and not rest:
-                return 200, self._run_job(project, body)
-            if kind == "jobs" and method == "GET" and len(rest) == 1:
-                return 200, self.jobs[rest[0]]
-            if kind == "queries" and method == "GET" and len(rest) == 1:
-                job = self.jobs[rest[0]]
-                return 200, {
-                    "kind": "bigquery#getQueryResultsResponse",
-                    "jobReference": job["jobReference"],
-                    "jobComplete": True,
-                    "totalRows": "0",
-                    "schema": {"fields": []},
-                }
-            return 404, _error(404, f"no route {method} {path}")
-
-    def _run_job(self, project: str, body: dict) -> dict:
-        ref = dict(body.get("jobReference") or {})
-        ref.setdefault("projectId", project)
-        ref.setdefault("jobId", uuid.uuid4().hex)
-        sql = body["configuration"]["query"]["query"]
-        job = {
-            "kind": "bigquery#job",
-            "id": f"{project}:{ref['jobId']}",
-            "jobReference": ref,
-            "configuration": body["configuration"],
-            "status": {"state": "DONE"},
-            "statistics": {"creationTime": "1700000000000", "startTime": "1700000000000", "endTime": "1700000000001"},
-        }
-        m = _CREATE.search(sql)
-        name = m.group(2).split(".", 1)[1] if m else None
-        if name and name.split(".")[-1] in self.reject:
-            job["status"] = {"state": "DONE", "errorResult": {"reason": "invalidQuery", "message": f"rejected DDL for {name}"}}
-            job["status"]["errors"] = [job["status"]["errorResult"]]
-        elif m:
-            labels = dict(_LABEL.findall(sql))
-            ds, table = name.split(".")
-            self.tables[name] = {
-                "kind": "bigquery#table",
-                "tableReference": {"projectId": project, "datasetId": ds, "tableId": table},
-                "type": "EXTERNAL" if m.group(1) == "EXTERNAL TABLE" else "VIEW",
-                "labels": labels,
-            }
-        self.jobs[ref["jobId"]] = job
-        return job
-
-    def take_calls(self) -> list[dict]:
-        with self.lock:
-            calls, self.calls = self.calls, []
-        return calls
-
-
-def _error(code: int, message: str) -> dict:
-    return {"error": {"code": code, "message": message, "status": "NOT_FOUND", "errors": [{"reason": "notFound", "message": message}]}}
-
-
-@pytest.fixture
-def fake_bigquery():
-    state = FakeBigQuery()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self, method):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            status, payload = state.handle(method, urlsplit(self.path).path, body)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
-            self._serve("GET")
-
-        def do_POST(self):
-            self._serve("POST")
-
-        def log_message(self, *args):  # keep test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def client_for(fake: FakeBigQuery) -> bigquery.Client:
-    return bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.url})
-
-
-def _writes(calls: list[dict]) -> list[dict]:
-    return [c for c in calls if c["method"] == "POST"]
 
 
 def test_contract_first_register_creates_dataset_with_location_then_one_ddl_job_per_object(fake_bigquery):

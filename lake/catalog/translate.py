@@ -268,6 +268,19 @@ def _duckdb_types(stmt: exp.Expression) -> exp.Expression:
     return stmt.transform(fix)
 
 
+def _bigquery_result_types(stmt: exp.Expression) -> exp.Expression:
+    """COUNTIF is INT64 in BigQuery; DuckDB's COUNT_IF is a HUGEINT: cast it back (around the window, if any)."""
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Window) and isinstance(node.this, exp.CountIf):
+            return exp.cast(node, exp.DataType.build("BIGINT"))
+        if isinstance(node, exp.CountIf) and not isinstance(node.parent, exp.Window):
+            return exp.cast(node, exp.DataType.build("BIGINT"))
+        return node
+
+    return stmt.transform(fix, copy=False)
+
+
 def to_duckdb(query: Query | str, params: Mapping[str, Any] | None = None) -> list[str]:
     """DuckDB statements for a BigQuery query (text or Query), parameters bound."""
     if isinstance(query, str):
@@ -275,7 +288,7 @@ def to_duckdb(query: Query | str, params: Mapping[str, Any] | None = None) -> li
     bound = resolve_params(query, params)
     out = []
     for stmt in parse_bigquery(query.text, query.name):
-        stmt = _duckdb_types(_bind(stmt, bound, query.name))
+        stmt = _bigquery_result_types(_duckdb_types(_bind(stmt, bound, query.name)))
         if isinstance(stmt, exp.Create):
             stmt.set("properties", None)  # BigQuery OPTIONS(description, labels): no DuckDB equivalent
         try:
@@ -283,3 +296,79 @@ def to_duckdb(query: Query | str, params: Mapping[str, Any] | None = None) -> li
         except sqlglot.errors.UnsupportedError as exc:
             raise QueryError(f"{query.name}: cannot translate to DuckDB: {exc}") from None
     return out
+
+
+# --- NUMERIC arithmetic that BigQuery and DuckDB compute differently ----------------------------
+
+
+def contract_schema() -> dict[str, dict[str, dict[str, str]]]:
+    """{dataset: {object: {column: BigQuery type}}} of the views and lake_ tables, for sqlglot's type annotation."""
+    from lake.catalog.ddl import DATASET, external_table_name, view_name
+    from schemas import TABLES
+
+    objects: dict[str, dict[str, str]] = {}
+    for name, table in TABLES.items():
+        columns = {c.name: c.kind.bigquery for c in table.physical_columns}
+        objects[view_name(name)] = {**columns, "run_id": "STRING"}
+        objects[external_table_name(name)] = {**columns, "run_id": "STRING", "_FILE_NAME": "STRING"}
+    return {DATASET: objects}
+
+
+def numeric_hazards(text: str, name: str = "<sql>") -> list[str]:
+    """NUMERIC arithmetic whose result BigQuery and DuckDB compute differently, unless cast per row.
+
+    BigQuery rounds every NUMERIC product and quotient to 9 decimals (half away from
+    zero); DuckDB keeps a DECIMAL(38, 9) product exact at scale 18, divides decimals in
+    DOUBLE, and averages a DECIMAL into a DOUBLE. So:
+      - a product of two NUMERIC operands must sit directly inside CAST(... AS NUMERIC)
+        (DuckDB's cast to scale 9 rounds half away from zero, like BigQuery);
+      - a quotient with a NUMERIC operand (and no FLOAT64 one) likewise (and even then
+        DuckDB's quotient is a DOUBLE: divide FLOAT64s where you can);
+      - AVG of a NUMERIC is refused: BigQuery returns NUMERIC, DuckDB DOUBLE (cast the
+        argument to FLOAT64, or divide a SUM by a COUNT).
+    Types come from sqlglot's annotation with the contract's columns (through CTEs and
+    subqueries). Returns one message per hazard, naming the expression.
+    """
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
+    schema = contract_schema()
+    problems: list[str] = []
+    for stmt in parse_bigquery(text, name):
+        try:
+            tree = qualify(stmt.copy(), schema=schema, dialect="bigquery", validate_qualify_columns=False)
+            tree = annotate_types(tree, schema=schema, dialect="bigquery")
+        except Exception as exc:  # sqlglot could not resolve the statement: say so, do not pass it silently
+            problems.append(f"{name}: cannot type the statement to check its NUMERIC arithmetic: {exc}")
+            continue
+        for node in tree.find_all(exp.Mul, exp.Div, exp.SafeDivide, exp.Avg):
+            if isinstance(node, exp.Avg):
+                if _is_numeric(node.this):
+                    problems.append(f"{name}: AVG of NUMERIC is NUMERIC in BigQuery, DOUBLE in DuckDB: {node.sql(dialect='bigquery')}")
+                continue
+            left, right = node.this, node.expression
+            if isinstance(node, exp.Mul):
+                hazard = _is_numeric(left) and _is_numeric(right)
+            else:
+                hazard = (_is_numeric(left) or _is_numeric(right)) and not (_is_float(left) or _is_float(right))
+            if hazard and not _cast_to_numeric(node.parent):
+                what = "product" if isinstance(node, exp.Mul) else "quotient"
+                problems.append(
+                    f"{name}: NUMERIC {what} not rounded per row: {node.sql(dialect='bigquery')} "
+                    f"(write CAST({node.sql(dialect='bigquery')} AS NUMERIC))"
+                )
+    return problems
+
+
+def _is_numeric(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.this in (exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL)
+
+
+def _is_float(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.this in (exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT)
+
+
+def _cast_to_numeric(node: exp.Expression | None) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.parent
+    return isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL)

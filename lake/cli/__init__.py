@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "lake.cli.backtest",
     "lake.cli.generate",
     "lake.cli.register",
+    "lake.cli.bq_smoke",
     "lake.cli.query",
     "lake.cli.compare",
     "lake.cli.push",

@@ -2,12 +2,12 @@
 -- External table over the lake's equity_curve files, in dataset `execution`. {bucket} stands for the bucket
 -- (and optional prefix) of the execution store; `lake register --bucket B` fills it in.
 CREATE OR REPLACE EXTERNAL TABLE execution.lake_equity_curve (
-  ts TIMESTAMP NOT NULL OPTIONS(description = 'Sample time (UTC).'),
-  currency STRING NOT NULL OPTIONS(description = 'Currency the amounts are in.'),
-  balance NUMERIC NOT NULL OPTIONS(description = 'Account balance (realized) at ts.'),
-  unrealized_pnl NUMERIC NOT NULL OPTIONS(description = 'Unrealized PnL of open positions at ts.'),
-  equity NUMERIC NOT NULL OPTIONS(description = 'balance + unrealized_pnl.'),
-  peak_equity NUMERIC NOT NULL OPTIONS(description = 'Highest equity of the run in this currency up to ts; drawdown = peak_equity - equity.')
+  ts TIMESTAMP OPTIONS(description = 'Sample time (UTC).'),
+  currency STRING OPTIONS(description = 'Currency the amounts are in.'),
+  balance NUMERIC OPTIONS(description = 'Account balance (realized) at ts.'),
+  unrealized_pnl NUMERIC OPTIONS(description = 'Unrealized PnL of open positions at ts.'),
+  equity NUMERIC OPTIONS(description = 'balance + unrealized_pnl.'),
+  peak_equity NUMERIC OPTIONS(description = 'Highest equity of the run in this currency up to ts; drawdown = peak_equity - equity.')
 )
 WITH PARTITION COLUMNS (run_id STRING)
 OPTIONS (

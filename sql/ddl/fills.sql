@@ -2,20 +2,20 @@
 -- External table over the lake's fills files, in dataset `execution`. {bucket} stands for the bucket
 -- (and optional prefix) of the execution store; `lake register --bucket B` fills it in.
 CREATE OR REPLACE EXTERNAL TABLE execution.lake_fills (
-  trade_id STRING NOT NULL OPTIONS(description = 'Venue trade id of the fill; unique within a run.'),
-  client_order_id STRING NOT NULL OPTIONS(description = 'Order that was filled (orders.client_order_id).'),
-  venue_order_id STRING NOT NULL OPTIONS(description = 'Venue id of the order that was filled.'),
+  trade_id STRING OPTIONS(description = 'Venue trade id of the fill; unique within a run.'),
+  client_order_id STRING OPTIONS(description = 'Order that was filled (orders.client_order_id).'),
+  venue_order_id STRING OPTIONS(description = 'Venue id of the order that was filled.'),
   position_id STRING OPTIONS(description = 'Position the fill belongs to; null if none.'),
-  strategy_id STRING NOT NULL OPTIONS(description = 'Strategy that owns the order.'),
-  instrument_id STRING NOT NULL OPTIONS(description = 'Instrument, as SYMBOL.VENUE.'),
-  order_side STRING NOT NULL OPTIONS(description = 'BUY or SELL.'),
-  last_qty NUMERIC NOT NULL OPTIONS(description = 'Quantity filled by this event.'),
-  last_px NUMERIC NOT NULL OPTIONS(description = 'Price of this fill.'),
-  commission NUMERIC NOT NULL OPTIONS(description = 'Commission charged (negative for a rebate).'),
-  commission_currency STRING NOT NULL OPTIONS(description = 'Currency of the commission.'),
-  liquidity_side STRING NOT NULL OPTIONS(description = 'MAKER, TAKER or NO_LIQUIDITY_SIDE.'),
-  ts_event TIMESTAMP NOT NULL OPTIONS(description = 'When the fill happened (UTC).'),
-  ts_event_ns INT64 NOT NULL OPTIONS(description = 'ts_event as exact UNIX nanoseconds (the timestamp column holds microseconds).')
+  strategy_id STRING OPTIONS(description = 'Strategy that owns the order.'),
+  instrument_id STRING OPTIONS(description = 'Instrument, as SYMBOL.VENUE.'),
+  order_side STRING OPTIONS(description = 'BUY or SELL.'),
+  last_qty NUMERIC OPTIONS(description = 'Quantity filled by this event.'),
+  last_px NUMERIC OPTIONS(description = 'Price of this fill.'),
+  commission NUMERIC OPTIONS(description = 'Commission charged (negative for a rebate).'),
+  commission_currency STRING OPTIONS(description = 'Currency of the commission.'),
+  liquidity_side STRING OPTIONS(description = 'MAKER, TAKER or NO_LIQUIDITY_SIDE.'),
+  ts_event TIMESTAMP OPTIONS(description = 'When the fill happened (UTC).'),
+  ts_event_ns INT64 OPTIONS(description = 'ts_event as exact UNIX nanoseconds (the timestamp column holds microseconds).')
 )
 WITH PARTITION COLUMNS (run_id STRING)
 OPTIONS (

@@ -2,23 +2,23 @@
 -- External table over the lake's orders files, in dataset `execution`. {bucket} stands for the bucket
 -- (and optional prefix) of the execution store; `lake register --bucket B` fills it in.
 CREATE OR REPLACE EXTERNAL TABLE execution.lake_orders (
-  client_order_id STRING NOT NULL OPTIONS(description = 'Order id assigned by the strategy; unique within a run.'),
+  client_order_id STRING OPTIONS(description = 'Order id assigned by the strategy; unique within a run.'),
   venue_order_id STRING OPTIONS(description = 'Order id assigned by the venue; null if never accepted.'),
-  strategy_id STRING NOT NULL OPTIONS(description = 'Strategy that submitted the order.'),
-  instrument_id STRING NOT NULL OPTIONS(description = 'Instrument, as SYMBOL.VENUE (e.g. BTCUSDT.BINANCE).'),
-  order_side STRING NOT NULL OPTIONS(description = 'BUY or SELL.'),
-  order_type STRING NOT NULL OPTIONS(description = 'Order type (MARKET, LIMIT, STOP_MARKET, ...).'),
-  quantity NUMERIC NOT NULL OPTIONS(description = 'Ordered quantity in base units.'),
-  filled_qty NUMERIC NOT NULL OPTIONS(description = 'Quantity filled so far.'),
+  strategy_id STRING OPTIONS(description = 'Strategy that submitted the order.'),
+  instrument_id STRING OPTIONS(description = 'Instrument, as SYMBOL.VENUE (e.g. BTCUSDT.BINANCE).'),
+  order_side STRING OPTIONS(description = 'BUY or SELL.'),
+  order_type STRING OPTIONS(description = 'Order type (MARKET, LIMIT, STOP_MARKET, ...).'),
+  quantity NUMERIC OPTIONS(description = 'Ordered quantity in base units.'),
+  filled_qty NUMERIC OPTIONS(description = 'Quantity filled so far.'),
   price NUMERIC OPTIONS(description = 'Limit price; null for orders without one (e.g. market).'),
   trigger_price NUMERIC OPTIONS(description = 'Stop trigger price; null for orders without one.'),
   avg_px NUMERIC OPTIONS(description = 'Average fill price; null if nothing filled.'),
-  status STRING NOT NULL OPTIONS(description = 'Last order status (FILLED, CANCELED, ...).'),
-  time_in_force STRING NOT NULL OPTIONS(description = 'Time in force (GTC, IOC, ...).'),
-  ts_init TIMESTAMP NOT NULL OPTIONS(description = 'When the order was created (UTC).'),
-  ts_init_ns INT64 NOT NULL OPTIONS(description = 'ts_init as exact UNIX nanoseconds (the timestamp column holds microseconds).'),
-  ts_last TIMESTAMP NOT NULL OPTIONS(description = 'When the order last changed state (UTC).'),
-  ts_last_ns INT64 NOT NULL OPTIONS(description = 'ts_last as exact UNIX nanoseconds (the timestamp column holds microseconds).')
+  status STRING OPTIONS(description = 'Last order status (FILLED, CANCELED, ...).'),
+  time_in_force STRING OPTIONS(description = 'Time in force (GTC, IOC, ...).'),
+  ts_init TIMESTAMP OPTIONS(description = 'When the order was created (UTC).'),
+  ts_init_ns INT64 OPTIONS(description = 'ts_init as exact UNIX nanoseconds (the timestamp column holds microseconds).'),
+  ts_last TIMESTAMP OPTIONS(description = 'When the order last changed state (UTC).'),
+  ts_last_ns INT64 OPTIONS(description = 'ts_last as exact UNIX nanoseconds (the timestamp column holds microseconds).')
 )
 WITH PARTITION COLUMNS (run_id STRING)
 OPTIONS (

@@ -2,24 +2,24 @@
 -- External table over the lake's positions files, in dataset `execution`. {bucket} stands for the bucket
 -- (and optional prefix) of the execution store; `lake register --bucket B` fills it in.
 CREATE OR REPLACE EXTERNAL TABLE execution.lake_positions (
-  position_id STRING NOT NULL OPTIONS(description = 'Position id; NETTING snapshots are \'<position_id>-<uuid>\'. Unique within a run.'),
-  strategy_id STRING NOT NULL OPTIONS(description = 'Strategy that owns the position.'),
-  instrument_id STRING NOT NULL OPTIONS(description = 'Instrument, as SYMBOL.VENUE.'),
-  opening_order_id STRING NOT NULL OPTIONS(description = 'client_order_id of the order that opened the position.'),
+  position_id STRING OPTIONS(description = 'Position id; NETTING snapshots are \'<position_id>-<uuid>\'. Unique within a run.'),
+  strategy_id STRING OPTIONS(description = 'Strategy that owns the position.'),
+  instrument_id STRING OPTIONS(description = 'Instrument, as SYMBOL.VENUE.'),
+  opening_order_id STRING OPTIONS(description = 'client_order_id of the order that opened the position.'),
   closing_order_id STRING OPTIONS(description = 'client_order_id of the order that closed it; null if open.'),
-  entry STRING NOT NULL OPTIONS(description = 'Side of the opening order: BUY or SELL.'),
-  side STRING NOT NULL OPTIONS(description = 'LONG, SHORT or FLAT (closed).'),
-  quantity NUMERIC NOT NULL OPTIONS(description = 'Open quantity; 0 once closed.'),
-  peak_qty NUMERIC NOT NULL OPTIONS(description = 'Largest quantity held.'),
-  avg_px_open NUMERIC NOT NULL OPTIONS(description = 'Average opening price.'),
+  entry STRING OPTIONS(description = 'Side of the opening order: BUY or SELL.'),
+  side STRING OPTIONS(description = 'LONG, SHORT or FLAT (closed).'),
+  quantity NUMERIC OPTIONS(description = 'Open quantity; 0 once closed.'),
+  peak_qty NUMERIC OPTIONS(description = 'Largest quantity held.'),
+  avg_px_open NUMERIC OPTIONS(description = 'Average opening price.'),
   avg_px_close NUMERIC OPTIONS(description = 'Average closing price; null if nothing closed.'),
-  realized_pnl NUMERIC NOT NULL OPTIONS(description = 'Realized PnL, commissions included, in `currency`.'),
-  currency STRING NOT NULL OPTIONS(description = 'Settlement currency of realized_pnl.'),
-  ts_opened TIMESTAMP NOT NULL OPTIONS(description = 'When the position opened (UTC).'),
-  ts_opened_ns INT64 NOT NULL OPTIONS(description = 'ts_opened as exact UNIX nanoseconds (the timestamp column holds microseconds).'),
+  realized_pnl NUMERIC OPTIONS(description = 'Realized PnL, commissions included, in `currency`.'),
+  currency STRING OPTIONS(description = 'Settlement currency of realized_pnl.'),
+  ts_opened TIMESTAMP OPTIONS(description = 'When the position opened (UTC).'),
+  ts_opened_ns INT64 OPTIONS(description = 'ts_opened as exact UNIX nanoseconds (the timestamp column holds microseconds).'),
   ts_closed TIMESTAMP OPTIONS(description = 'When the position closed (UTC); null if open.'),
   ts_closed_ns INT64 OPTIONS(description = 'ts_closed as exact UNIX nanoseconds (the timestamp column holds microseconds).'),
-  is_snapshot BOOL NOT NULL OPTIONS(description = 'True for a snapshot of a closed NETTING leg.')
+  is_snapshot BOOL OPTIONS(description = 'True for a snapshot of a closed NETTING leg.')
 )
 WITH PARTITION COLUMNS (run_id STRING)
 OPTIONS (

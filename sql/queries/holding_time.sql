@@ -22,7 +22,7 @@ WITH closed AS (
 bucketed AS (
   SELECT
     *,
-    CASE
+    CAST(CASE
       WHEN holding_seconds < 1 THEN 0
       WHEN holding_seconds < 10 THEN 1
       WHEN holding_seconds < 60 THEN 2
@@ -30,7 +30,7 @@ bucketed AS (
       WHEN holding_seconds < 3600 THEN 4
       WHEN holding_seconds < 86400 THEN 5
       ELSE 6
-    END AS bucket
+    END AS INT64) AS bucket  -- INT64 on every engine (DuckDB types small literals INTEGER)
   FROM closed
 )
 SELECT
