@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
         help="check runs saved as spec files against the contract, writing nothing (for CI)",
-        description="Check runs saved as spec files exactly as `lake write`/`lake push` would before writing them "
+        description="Check runs saved as spec files exactly as write_run and `lake push` would before writing them "
         "(conform, Pandera, references, summary, config, log), writing nothing. PATH is a folder laid out like a "
         "store (backtest_results/{run_id}/..., config/{run_id}/..., logs/{run_id}/...; one or more runs) or one run "
         "folder (summary.json beside orders/fills/positions/equity_curve.parquet; its name is the run_id).",
