@@ -37,6 +37,7 @@ from lake.checksum import crc32c_b64
 from lake.errors import DestinationError, Failure, LakeError
 from lake.run import check_run_id
 from lake.stores import ObjectNotFoundError, Store, open_store, resolve
+from lake.write.encode import read_parquet_bytes
 from lake.write.checks import pandera_failures, reference_failures
 from schemas import RUN_TABLES, TABLES, Table
 from schemas.evolution import EvolutionError, run_table_versions, table_at, versions
@@ -87,8 +88,8 @@ class DestinationReport:
             lines += [f"    - {p}" for p in self.problems]
         if self.strays:
             lines.append(
-                f"  {len(self.strays)} object(s) outside any run (no valid run_id in the key; readers never see them, "
-                "delete or move them):"
+                f"  {len(self.strays)} object(s) outside any run (no valid run_id in the key, so no run owns them; "
+                "a reader that lists the folders would read them): delete or move them:"
             )
             lines += _shown(self.strays, "    ")
         if self.garbage:
@@ -205,8 +206,8 @@ def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
             check.garbage.append(key)
         else:
             check.problems.append(
-                f"{key}: unexpected object (not named by the run's commit nor its manifest; a stray copy counts "
-                "twice for any reader of the folder): delete it"
+                f"{key}: unexpected object, named by neither the run's commit nor its manifest "
+                "(a reader that lists the folder would read it): delete it"
             )
 
     present = (keys & mine) - {manifest_key, commit}
@@ -379,14 +380,8 @@ def _short(value: object, limit: int = 80) -> str:
 
 
 def _read_parquet(key: str, data: bytes, check: RunCheck) -> pa.Table | None:
-    # use_threads=False does not avoid apache/arrow#34314 (abort at interpreter exit): measured here
-    # (pyarrow 26), aborts came from a PyBuffer (the Python bytes behind a BufferReader) released on an
-    # Arrow thread after Python began finalizing, whatever use_threads said. So the bytes are copied into
-    # an Arrow-owned buffer first: no Arrow thread ever holds a Python object. One memcpy per file.
     try:
-        sink = pa.BufferOutputStream()
-        sink.write(data)
-        return pq.read_table(pa.BufferReader(sink.getvalue()), use_threads=False)
+        return read_parquet_bytes(data)
     except (pa.ArrowException, OSError) as exc:
         check.problems.append(f"{key}: not readable as Parquet ({exc})")
         return None

@@ -41,6 +41,7 @@ from lake.catalog import ddl
 from lake.catalog.translate import Query, QueryError, load_query, resolve_params, shipped_queries
 from lake.errors import LakeError
 from lake.run import Run
+from lake.write.encode import read_parquet_bytes
 
 DEFAULT_DATASET = "execution_smoke"
 SCRATCH_FOLDER = "bq-smoke"
@@ -310,7 +311,7 @@ def write_legacy_commit(store, run_id: str) -> None:
     from schemas import evolution
 
     key = layout.commit_key(run_id)
-    row = pq.read_table(pa.BufferReader(store.get(key)))
+    row = read_parquet_bytes(store.get(key))
     v1 = evolution.table_at("runs", 1)
     old = row.select(list(v1.column_names))
     old = old.set_column(old.schema.get_field_index("schema_version"), "schema_version", pa.array([1], pa.int64()))

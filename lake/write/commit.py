@@ -26,14 +26,13 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from lake import layout
 from lake.errors import ConflictError, LakeError
 from lake.stores import ObjectChangedError, ObjectExistsError, ObjectNotFoundError, PutOutcome, Store
 from lake.stores.retry import after_lost_races
 from lake.version import __version__
-from lake.write.encode import JSON_CONTENT_TYPE, json_bytes
+from lake.write.encode import JSON_CONTENT_TYPE, json_bytes, read_parquet_bytes
 from lake.write.plan import Blob, Plan
 from schemas import RUN_TABLES
 
@@ -282,7 +281,7 @@ class Committed:
 def read_commit(data: bytes) -> Committed:
     """A runs row's bytes read as a commit: when it was created and which data files it names."""
     try:
-        row = pq.read_table(pa.BufferReader(data), use_threads=False).to_pylist()[0]
+        row = read_parquet_bytes(data).to_pylist()[0]
         return Committed(data, row["created_at"], layout.check_data_file(row.get("data_file") or layout.PART_FILE))
     except (pa.ArrowException, OSError, IndexError, KeyError, TypeError) as exc:
         raise LakeError(f"the runs row is unreadable ({exc})") from None
