@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from lake.errors import LakeError
+from lake.errors import InvalidRunIdError, LakeError
 from lake.run import RunId, check_run_id
 from schemas import RUN_TABLES, TABLES
 
@@ -86,10 +86,15 @@ def commit_key(run_id: str) -> str:
     return lake_key(run_id, "runs")
 
 
+def is_lake_data_key(key: str) -> bool:
+    """A key in a lake data table (not the runs row): immutable once a commit names it."""
+    return key.startswith(LAKE_ROOT + "/") and not key.startswith(lake_partition_prefix("runs"))
+
+
 def with_data_file(key: str, data_file: str) -> str:
     """`key` with a lake data file renamed to data_file (other keys unchanged)."""
     head, _, name = key.rpartition("/")
-    if not key.startswith(LAKE_ROOT + "/") or key.startswith(lake_partition_prefix("runs")) or name != PART_FILE:
+    if not is_lake_data_key(key) or name != PART_FILE:
         return key
     return f"{head}/{check_data_file(data_file)}"
 
@@ -105,7 +110,7 @@ def run_id_from_key(key: str) -> str | None:
         return None
     try:
         return check_run_id(run_id)
-    except Exception:
+    except InvalidRunIdError:
         return None
 
 

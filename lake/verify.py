@@ -21,7 +21,6 @@ reported:
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 from collections import defaultdict
@@ -30,15 +29,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from lake import layout
 from lake.checksum import crc32c_b64
 from lake.errors import DestinationError, Failure, LakeError
 from lake.run import check_run_id
 from lake.stores import ObjectNotFoundError, Store, open_store, resolve
-from lake.write.encode import read_parquet_bytes
 from lake.write.checks import pandera_failures, reference_failures
+from lake.write.encode import read_parquet_bytes
+from lake.write.manifest import read_manifest
 from schemas import RUN_TABLES, TABLES, Table
 from schemas.evolution import EvolutionError, run_table_versions, table_at, versions
 
@@ -307,73 +306,13 @@ def _table_of(run_id: str, key: str, data_file: str) -> str | None:
 
 
 def _manifest(store: Store, run_id: str, check: RunCheck) -> dict[str, dict | None] | None:
-    """The manifest's objects (key -> entry; None for a malformed entry), or None if it is unusable.
-
-    A manifest is a JSON object {run_id, created_at, objects: {key: {size: int, crc32c: str,
-    rows: int | null}}}; every other shape is a problem, reported here.
-    """
-    key = layout.manifest_key(run_id)
-    data = _get(store, key, check)
+    """The manifest's objects (key -> entry; None for a malformed entry), or None if it is unusable."""
+    data = _get(store, layout.manifest_key(run_id), check)
     if data is None:
         return None
-
-    def unusable(why: str) -> None:
-        check.problems.append(f"{key}: {why}; the run's objects cannot be checked against it")
-
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return unusable(f"not valid UTF-8 JSON ({exc})")
-    if not isinstance(doc, dict):
-        return unusable(f"expected a JSON object with run_id, created_at and objects, got {_shape(doc)}")
-    if doc.get("run_id") != run_id:
-        check.problems.append(f"{key}: run_id is {_short(doc.get('run_id'))}, expected {run_id!r}")
-    created_at = doc.get("created_at")
-    try:
-        if not isinstance(created_at, str):
-            raise ValueError
-        dt.datetime.fromisoformat(created_at)
-    except ValueError:
-        check.problems.append(f"{key}: created_at is {_short(created_at)}, expected an ISO 8601 time")
-    objects = doc.get("objects")
-    if not isinstance(objects, dict):
-        return unusable(f"objects is {_shape(objects) if 'objects' in doc else 'missing'}, expected a JSON object of key -> entry")
-    listed: dict[str, dict | None] = {}
-    for obj_key, entry in objects.items():
-        if _valid_entry(entry):
-            listed[obj_key] = entry
-        else:
-            listed[obj_key] = None
-            check.problems.append(
-                f"{key}: the entry of {_short(obj_key)} is {_short(entry)}, expected "
-                '{"size": int, "crc32c": str, "rows": int or null}'
-            )
-    return listed
-
-
-def _valid_entry(entry: object) -> bool:
-    def count(v: object) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-    return (
-        isinstance(entry, dict)
-        and count(entry.get("size"))
-        and isinstance(entry.get("crc32c"), str)
-        and "rows" in entry
-        and (entry["rows"] is None or count(entry["rows"]))
-    )
-
-
-def _shape(value: object) -> str:
-    kind = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value))
-    if kind is None:
-        kind = "a number" if isinstance(value, (int, float)) else type(value).__name__
-    return f"{kind} ({_short(value)})"
-
-
-def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    manifest = read_manifest(data, run_id)
+    check.problems += manifest.problems
+    return manifest.objects
 
 
 # -- files -----------------------------------------------------------------------------------------

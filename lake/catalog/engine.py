@@ -86,13 +86,12 @@ def _committed_runs(con, root: str, glob_files: Callable[[str], list[str]]) -> l
         run_id = layout.run_id_from_key(path[len(root) + 1 :])
         if run_id is not None and path == f"{root}/{layout.commit_key(run_id)}":
             commits.append(path)
-    # The contract's own empty file first: the view binds to the contract, whatever the files hold.
+    # The contract's own empty file first (it holds no row): the view binds to the contract.
     files = [_schema_file("runs"), *sorted(commits)]
     con.execute(
         f"CREATE VIEW {SCHEMA}.{external_table_name('runs')} AS "
         f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM read_parquet({_list(files)}, "
-        "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, union_by_name = true, filename = true) "
-        f"WHERE filename <> {_quote(files[0])}"
+        "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, union_by_name = true, filename = true)"
     )
     try:
         rows = con.sql(f"SELECT run_id, data_file, table_versions FROM {SCHEMA}.{external_table_name('runs')}").fetchall()
@@ -160,13 +159,10 @@ def _lake_table(con, name: str, groups: dict[int, list[str]]) -> None:
         "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, filename = true)"
         for v, schema_file in zip(order, schema_files)
     ]
-    source = branches[0] if len(branches) == 1 else "(" + "\n  UNION ALL BY NAME\n  ".join(branches) + ")"
-    if len(branches) == 1:
-        source = source.replace("SELECT * FROM ", "", 1)
+    # The schema files hold no rows: they only bind the types.
     con.execute(
         f"CREATE VIEW {SCHEMA}.{external_table_name(name)} AS "
-        f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM {source} "
-        f"WHERE filename NOT IN ({', '.join(_quote(f) for f in schema_files)})"
+        f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM ({' UNION ALL BY NAME '.join(branches)})"
     )
 
 

@@ -20,9 +20,8 @@ write of the same run finishes it, keeping identical objects. See docs/protocol.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pyarrow as pa
@@ -31,8 +30,8 @@ from lake import layout
 from lake.errors import ConflictError, LakeError
 from lake.stores import ObjectChangedError, ObjectExistsError, ObjectNotFoundError, PutOutcome, Store
 from lake.stores.retry import after_lost_races
-from lake.version import __version__
-from lake.write.encode import JSON_CONTENT_TYPE, json_bytes, read_parquet_bytes
+from lake.write.encode import JSON_CONTENT_TYPE, read_parquet_bytes
+from lake.write.manifest import Manifest, manifest_bytes, read_manifest
 from lake.write.plan import Blob, Plan
 from schemas import RUN_TABLES
 
@@ -102,8 +101,8 @@ class Transaction:
             self._settle(named, current.created_at, report)
             return report
         if not self.overwrite:
-            manifest = self._read_manifest(layout.manifest_key(plan.run_id)) or {}
-            detail = _difference(manifest.get("objects") or {}, named.entries())
+            manifest = self._read_manifest(plan.run_id) or Manifest()
+            detail = _difference(manifest.objects or {}, named.entries())
             raise ConflictError(plan.run_id, layout.commit_key(plan.run_id), detail)
         return self._replace(plan, current)
 
@@ -113,7 +112,7 @@ class Transaction:
         entries = plan.entries()
         key = layout.manifest_key(plan.run_id)
         if plan.manifest is not None:  # given verbatim (push): create it, or find it already there
-            created_at = dt.datetime.fromisoformat(json.loads(plan.manifest)["created_at"])
+            created_at = read_manifest(plan.manifest, plan.run_id).created_at
             report = WriteReport(plan.run_id, self.store.url, created_at)
             self._put_all(plan.run_id, [Blob((key,), plan.manifest, JSON_CONTENT_TYPE)], report)
             replacing = False
@@ -131,7 +130,7 @@ class Transaction:
         """Write or match the run's manifest. Returns (created_at, replacing uncommitted objects)."""
 
         def attempt() -> tuple[dt.datetime, bool] | None:
-            existing = self._read_manifest(key)
+            existing = self._read_manifest(run_id)
             if existing is None:
                 created_at = dt.datetime.now(dt.timezone.utc)
                 try:
@@ -139,10 +138,10 @@ class Transaction:
                     return created_at, False
                 except ObjectExistsError:
                     return None  # another writer claimed the run a moment ago: compare with its manifest
-            if existing.get("objects") == entries:
-                return dt.datetime.fromisoformat(existing["created_at"]), False
+            if existing.objects == entries:
+                return existing.created_at, False
             if not self.overwrite:
-                raise ConflictError(run_id, key, _difference(existing.get("objects") or {}, entries))
+                raise ConflictError(run_id, key, _difference(existing.objects or {}, entries))
             created_at = dt.datetime.now(dt.timezone.utc)
             self.store.put([key], manifest_bytes(run_id, created_at, entries), JSON_CONTENT_TYPE, overwrite=True)
             return created_at, True
@@ -164,7 +163,7 @@ class Transaction:
         named = plan.named(layout.data_file_name(plan.generation()))
         created_at = dt.datetime.now(dt.timezone.utc)
         report = WriteReport(plan.run_id, self.store.url, created_at)
-        lake_only = [replace(b, keys=keys) for b in named.data if (keys := tuple(filter(_is_lake, b.keys)))]
+        lake_only = [lake for lake, _ in map(Blob.split, named.data) if lake]
         self._put_all(plan.run_id, lake_only, report, overwrite=False)
         try:
             self._swap_commit(named, named.commit_row(created_at), current.row, report)
@@ -183,11 +182,10 @@ class Transaction:
     def _settle(self, plan: Plan, created_at: dt.datetime, report: WriteReport, lake_written: bool = False) -> None:
         """Put every object of a committed plan; committed lake files must already hold these bytes."""
         entries = plan.entries()
+        lake_blobs, other_blobs = zip(*map(Blob.split, plan.data)) if plan.data else ((), ())
         if not lake_written:
-            lake_blobs = [replace(b, keys=keys) for b in plan.data if (keys := tuple(filter(_is_lake, b.keys)))]
-            self._put_all(plan.run_id, lake_blobs, report, overwrite=False)  # immutable once committed
-        spec_blobs = [replace(b, keys=keys) for b in plan.data if (keys := tuple(k for k in b.keys if not _is_lake(k)))]
-        self._put_all(plan.run_id, spec_blobs, report)
+            self._put_all(plan.run_id, [b for b in lake_blobs if b], report, overwrite=False)  # immutable once committed
+        self._put_all(plan.run_id, [b for b in other_blobs if b], report)
         self._put_all(plan.run_id, [plan.summary], report)
         manifest = plan.manifest or manifest_bytes(plan.run_id, created_at, entries)
         self._put_all(plan.run_id, [Blob((layout.manifest_key(plan.run_id),), manifest, JSON_CONTENT_TYPE)], None)
@@ -222,17 +220,13 @@ class Transaction:
                 raise ConflictError(run_id, key, str(exc)) from None
             return Committed(data, dt.datetime.now(dt.timezone.utc), layout.PART_FILE)
 
-    def _read_manifest(self, key: str) -> dict | None:
+    def _read_manifest(self, run_id: str) -> Manifest | None:
         try:
-            data = self.store.get(key)
+            data = self.store.get(layout.manifest_key(run_id))
         except ObjectNotFoundError:
             return None
-        try:
-            manifest = json.loads(data)
-            dt.datetime.fromisoformat(manifest["created_at"])
-            return manifest
-        except (ValueError, KeyError, TypeError):
-            return {"objects": None}  # unreadable: differs from anything we would write
+        manifest = read_manifest(data, run_id)
+        return manifest if manifest.ok else Manifest()  # unusable: differs from anything we would write
 
     # -- 2-4. puts -----------------------------------------------------------------------
 
@@ -264,11 +258,6 @@ class Transaction:
             self.store.delete(key)
 
 
-def _is_lake(key: str) -> bool:
-    """A lake data file (not the runs row): immutable once a commit names it."""
-    return key.startswith(layout.LAKE_ROOT + "/") and not key.startswith(layout.lake_partition_prefix("runs"))
-
-
 @dataclass(frozen=True)
 class Committed:
     """What the store's runs row says: its bytes (the swap precondition), creation time and data file name."""
@@ -285,11 +274,6 @@ def read_commit(data: bytes) -> Committed:
         return Committed(data, row["created_at"], layout.check_data_file(row.get("data_file") or layout.PART_FILE))
     except (pa.ArrowException, OSError, IndexError, KeyError, TypeError) as exc:
         raise LakeError(f"the runs row is unreadable ({exc})") from None
-
-
-def manifest_bytes(run_id: str, created_at: dt.datetime, entries: dict) -> bytes:
-    manifest = {"run_id": run_id, "created_at": created_at, "writer_version": __version__, "objects": entries}
-    return json_bytes(manifest, "manifest")
 
 
 def _difference(old: dict, new: dict) -> str:

@@ -32,12 +32,27 @@ from schemas import RUN_TABLES, RUNS
 
 @dataclass(frozen=True)
 class Blob:
-    """Bytes encoded once and stored under one or more keys."""
+    """Bytes encoded once and stored under one or more keys; their CRC32C computed once too."""
 
     keys: tuple[str, ...]
     data: bytes
     content_type: str
     rows: int | None = None
+    crc32c: str = ""  # of data: computed here when not given
+
+    def __post_init__(self) -> None:
+        if not self.crc32c:
+            object.__setattr__(self, "crc32c", crc32c_b64(self.data))
+
+    def with_keys(self, keys: tuple[str, ...]) -> "Blob":
+        """The same bytes (and checksum) under other keys."""
+        return replace(self, keys=keys)
+
+    def split(self) -> tuple["Blob | None", "Blob | None"]:
+        """(this blob's lake data keys, its other keys), each None when it has none."""
+        lake = tuple(filter(layout.is_lake_data_key, self.keys))
+        rest = tuple(k for k in self.keys if k not in lake)
+        return (self.with_keys(lake) if lake else None), (self.with_keys(rest) if rest else None)
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,7 @@ class Plan:
         """The manifest's objects: size, CRC32C and rows of every key but the manifest and the runs row."""
         entries = {}
         for blob in [*self.data, self.summary]:
-            entry = {"size": len(blob.data), "crc32c": crc32c_b64(blob.data), "rows": blob.rows}
+            entry = {"size": len(blob.data), "crc32c": blob.crc32c, "rows": blob.rows}
             entries.update(dict.fromkeys(blob.keys, entry))
         return entries
 
@@ -76,24 +91,19 @@ class Plan:
         """16 hex digits naming the content of the lake data files (from their tables, sizes and CRC32C)."""
         digest = hashlib.sha256()
         for blob in self.data:
-            for key in blob.keys:
-                if _is_lake_data(key):
-                    digest.update(f"{key.split('/')[1]}:{len(blob.data)}:{crc32c_b64(blob.data)};".encode())
+            for key in filter(layout.is_lake_data_key, blob.keys):
+                digest.update(f"{key.split('/')[1]}:{len(blob.data)}:{blob.crc32c};".encode())
         return digest.hexdigest()[:16]
 
     def named(self, data_file: str) -> "Plan":
         """The same plan with its lake data files named data_file."""
-        data = [replace(b, keys=tuple(layout.with_data_file(k, data_file) for k in b.keys)) for b in self.data]
+        data = [b.with_keys(tuple(layout.with_data_file(k, data_file) for k in b.keys)) for b in self.data]
         return replace(self, data=data, data_file=data_file)
 
 
 def _table_versions() -> str:
     """The contract version each data table's file is written under (readers group files by it)."""
     return json.dumps({name: table.version for name, table in RUN_TABLES.items()}, sort_keys=True)
-
-
-def _is_lake_data(key: str) -> bool:
-    return key.startswith(layout.LAKE_ROOT + "/") and not key.startswith(layout.lake_partition_prefix("runs"))
 
 
 def plan_run(run: Run) -> Plan:

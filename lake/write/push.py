@@ -11,20 +11,19 @@ replace different bytes there is refused.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
 from lake import layout
-from lake.checksum import crc32c_b64
 from lake.errors import ConflictError, DestinationError, LakeError, ValidationError
 from lake.stores import LocalStore, ObjectExistsError, ObjectNotFoundError, Store, open_store, resolve
 from lake.verify import keys_by_run
 from lake.write import Blob, Plan, Transaction, write_run_to_store
 from lake.write.commit import read_commit
 from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE
+from lake.write.manifest import read_manifest
 from lake.write.spec_files import read_spec_run
 from schemas import RUN_TABLES
 
@@ -100,10 +99,10 @@ def _push_run(local: Store, remote: Store, run_id: str, keys: set[str]) -> tuple
 def _push_committed(local: Store, remote: Store, run_id: str, keys: set[str]) -> tuple[str, object]:
     manifest_key = layout.manifest_key(run_id)
     manifest_bytes = local.get(manifest_key)
-    try:
-        entries = json.loads(manifest_bytes)["objects"]
-    except (ValueError, KeyError, TypeError):
-        return REFUSED, f"{manifest_key} in the source is not a readable manifest"
+    manifest = read_manifest(manifest_bytes, run_id)
+    if not manifest.ok:
+        return REFUSED, f"the source's manifest is not usable: {manifest.problems[0]}"
+    entries = manifest.objects
 
     if remote.exists(layout.commit_key(run_id)):
         try:
@@ -120,7 +119,10 @@ def _push_committed(local: Store, remote: Store, run_id: str, keys: set[str]) ->
     if missing:
         return REFUSED, f"the source lacks {missing[0]} (listed in its manifest)"
     runs_row = local.get(layout.commit_key(run_id))
-    data_file = read_commit(runs_row).data_file
+    try:
+        data_file = read_commit(runs_row).data_file
+    except LakeError as exc:
+        return REFUSED, f"{layout.commit_key(run_id)} in the source: {exc}"
     named = [layout.lake_key(run_id, t, data_file) for t in RUN_TABLES]
     if not set(named) <= set(entries):  # an overwrite that did not run to its end: the manifest is the old run's
         return REFUSED, f"{manifest_key} in the source does not list the files its runs row names: finish the overwrite first"
@@ -134,9 +136,10 @@ def _push_committed(local: Store, remote: Store, run_id: str, keys: set[str]) ->
     blobs = []
     for (size, crc32c, content_type), group in groups.items():
         data = local.get(group[0])
-        if (len(data), crc32c_b64(data)) != (size, crc32c):
+        blob = Blob(tuple(group), data, content_type, entries[group[0]]["rows"])
+        if (len(data), blob.crc32c) != (size, crc32c):
             raise _Refused(f"{group[0]} in the source does not match its manifest (size or CRC32C)")
-        blobs.append(Blob(tuple(group), data, content_type, entries[group[0]].get("rows")))
+        blobs.append(blob)
     runs_row = Blob((layout.commit_key(run_id),), runs_row, PARQUET_CONTENT_TYPE, 1)
     plan = Plan(
         run_id,
