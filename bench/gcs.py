@@ -97,7 +97,7 @@ def spec_style(bucket, prefix: str, run, objects) -> None:
         data = sink.getvalue().to_pybytes()
         for key in (layout.spec_table_key(run.run_id, name), layout.lake_key(run.run_id, name)):
             bucket.blob(f"{prefix}/{key}").upload_from_string(data, content_type=PARQUET_CONTENT_TYPE)
-    rest = [o for o in objects if not o[0].endswith(".parquet") or o[0].startswith("lake/runs/")]
+    rest = [o for o in objects if not o[0].endswith(".parquet") or o[0].startswith(layout.lake_partition_prefix("runs"))]
     raw_upload(bucket, prefix, rest, 1)
 
 

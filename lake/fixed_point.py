@@ -42,6 +42,8 @@ def units_array(units: np.ndarray | Sequence[int | None], valid: np.ndarray | No
     if isinstance(units, np.ndarray):
         if units.dtype.kind not in "iu":
             raise TypeError(f"units must be integers, got a {units.dtype} array")
+        if units.dtype.kind == "u" and n and units.max() > np.iinfo(np.int64).max:
+            return units_array(units.tolist(), valid)  # would wrap as int64: the exact path
         data = _two_words(units.astype(np.int64, copy=False))
     else:
         if None in units:

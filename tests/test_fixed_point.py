@@ -30,3 +30,12 @@ def test_list_units_nulls_and_beyond_int64():
     assert units_array([MAX_UNITS, -MAX_UNITS]).to_pylist() == [Decimal(f"{MAX_UNITS}E-9"), Decimal(f"-{MAX_UNITS}E-9")]
     with pytest.raises(FixedPointError, match="exceeds decimal128"):
         units_array([MAX_UNITS + 1])
+
+
+def test_unsigned_units_beyond_int64_do_not_wrap():
+    top = np.iinfo(np.int64).max
+    units = np.array([top + 1, 2**64 - 1, 7], dtype=np.uint64)
+    assert units_array(units).to_pylist() == [Decimal(top + 1).scaleb(-9), Decimal(2**64 - 1).scaleb(-9), Decimal("7E-9")]
+    masked = units_array(units, valid=np.array([True, False, True]))
+    assert masked.to_pylist() == [Decimal(top + 1).scaleb(-9), None, Decimal("7E-9")]
+    assert units_array(np.array([top], dtype=np.uint64)).to_pylist() == [Decimal(top).scaleb(-9)]  # the fast path

@@ -235,6 +235,19 @@ def test_summary_pnl_equals_positions(extracted, scenario):
         assert run.summary["stats_pnls"][currency]["PnL (total)"] == pytest.approx(float(total), abs=1e-6)
 
 
+def _closed_leg_pnl(opening: list[dict], closing: list[dict]) -> Decimal:
+    """Realized PnL of a long leg opened by `opening` fills and closed by the first units of `closing` fills."""
+    qty = sum((f["last_qty"] for f in opening), Decimal(0))
+    pnl = -sum((f["last_qty"] * f["last_px"] + f["commission"] for f in opening), Decimal(0))
+    left = qty
+    for f in sorted(closing, key=lambda f: f["ts_event_ns"]):
+        part = min(left, f["last_qty"])
+        pnl += part * f["last_px"] - f["commission"] * part / f["last_qty"]
+        left -= part
+    assert left == 0, "the closing fills do not cover the leg"
+    return pnl
+
+
 def test_netting_snapshots_are_marked_and_joinable(extracted):
     eng, run = extracted("netting_margin")
     positions = run.positions.to_pylist()
@@ -304,15 +317,23 @@ def test_single_order_flip(extracted):
     pnl = _pnl_by_currency(run)["USDT"]
     total = run.summary["stats_pnls"]["USDT"]["PnL (total)"]
     snapshots = [p for p in positions if p["is_snapshot"]]
+    # The closed long leg, from the fills alone: bought 2, closed by the flipping order's first 2 units (its fills in
+    # time order), with the opening commission and the closing fills' commission pro rata.
+    leg_pnl = _closed_leg_pnl(first, [f for f in run.fills.to_pylist() if f["client_order_id"] == orders[1]["client_order_id"]])
+    assert abs(leg_pnl) > 1  # a whole leg's PnL, not a rounding difference
+    # Both releases: PnL (total) is the live row's realized PnL plus the closed leg's.
+    assert total == pytest.approx(float(live["realized_pnl"] + leg_pnl), abs=1e-6)
     if FLIP_KEEPS_CLOSED_LEG:
         (leg,) = snapshots
         assert leg["position_id"].startswith(live["position_id"] + "-")
         assert (leg["opening_order_id"], leg["closing_order_id"]) == (orders[0]["client_order_id"], orders[1]["client_order_id"])
         assert leg["peak_qty"] == 2 and leg["side"] == "FLAT"
+        assert abs(leg["realized_pnl"] - leg_pnl) <= Decimal("1e-8")  # the snapshot holds the leg's own PnL
         assert total == pytest.approx(float(pnl), abs=1e-6)
         assert run.summary["counts"]["position_snapshots"] == 1
     else:
         assert snapshots == [] and len(positions) == 1
+        assert pnl == live["realized_pnl"]  # the leg's PnL is in no row: exactly what the sum falls short by
         assert total != pytest.approx(float(pnl), abs=1e-6)
         assert run.summary["counts"]["position_snapshots"] == 0
     assert run.summary["equity_source"] == "account_states"
@@ -476,3 +497,60 @@ def test_log_file_found_whatever_suffix_nautilus_gives_it(tmp_path):
         find_log_file(tmp_path / "other-run")
     with pytest.raises(LakeError, match="the folder does not exist"):
         find_log_file(tmp_path / "missing" / "run-1")
+
+
+def test_log_lookup_prefers_the_newest_file_and_reads_its_exact_bytes(tmp_path):
+    """Both suffixes present (a reused log folder): the file the logger just wrote wins; its bytes are kept as they are."""
+    import os
+
+    from lake.nautilus.documents import find_log_file, read_log
+
+    older, newer = tmp_path / "run-3.json", tmp_path / "run-3.jsonl"
+    older.write_bytes(b'{"message": "old"}\n')
+    newer.write_bytes(b'{"message": "caf\xc3\xa9 \xff not UTF-8"}\n')
+    os.utime(older, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(newer, ns=(2_000_000_000, 2_000_000_000))
+    assert find_log_file(tmp_path / "run-3") == newer
+    assert read_log(tmp_path / "run-3") == b'{"message": "caf\xc3\xa9 \xff not UTF-8"}\n'  # no decoding, no U+FFFD
+    os.utime(older, ns=(3_000_000_000, 3_000_000_000))
+    assert find_log_file(tmp_path / "run-3") == older and read_log(tmp_path / "run-3") == b'{"message": "old"}\n'
+    assert read_log(None) is None
+
+
+def test_the_installed_nautilus_log_file_is_found_and_stored_whole(tmp_path):
+    """A real engine logging to a file (in its own process: Nautilus sets up logging once per process).
+
+    The suffix is the installed release's (1.221: .json, 1.231: .jsonl); from_nautilus, given the configured
+    name without it, returns that file's bytes, and write_run stores them as the run's log.
+    """
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import json, os, sys
+        from pathlib import Path
+        from lake import layout, write_run
+        from lake.nautilus import from_nautilus
+        from lake.nautilus.backtest.runner import BacktestSpec, build_engine
+
+        folder = Path(sys.argv[1])
+        engine = build_engine(BacktestSpec(bars=100), log_dir=str(folder / "logs"), log_name="run-x")
+        engine.run()
+        run = from_nautilus(engine, run_id="run-x", log_path=folder / "logs" / "run-x")
+        write_run(run, folder / "lake")
+        (name,) = os.listdir(folder / "logs")
+        print(json.dumps({
+            "name": name,
+            "read": run.log == (folder / "logs" / name).read_bytes(),
+            "stored": (folder / "lake" / layout.log_key("run-x")).read_bytes() == run.log,
+        }))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["name"] == ("run-x.jsonl" if NAUTILUS_VERSION >= (1, 231) else "run-x.json")
+    assert out["read"] and out["stored"]

@@ -57,3 +57,17 @@ def test_failed_backtest_names_the_run(tmp_path):
     with pytest.raises(LakeError, match=r"bad-run-1.*XRPUSDT"):
         run_backtests([spec], tmp_path, progress=False)
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_refused_destination_is_refused_before_any_backtest(monkeypatch):
+    """The destination is resolved once, in the parent: a market-data bucket costs no subprocess."""
+    import subprocess
+
+    from lake.errors import DestinationError
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("a backtest subprocess was started")
+
+    monkeypatch.setattr(subprocess, "run", no_child)
+    with pytest.raises(DestinationError, match="market-data"):
+        run_backtests([BacktestSpec(bars=100)], "gs://market-data-tick-cefi-central-element-323112/x", progress=False)

@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_demo(args) -> int:
     """Run a few NautilusTrader backtests, write each with write_run, validate the lake, show the new runs."""
+    from lake import layout
     from lake.cli.runs import runs_side_by_side
     from lake.nautilus.backtest.runner import run_demo_backtests
     from lake.stores import default_dest
@@ -24,6 +25,6 @@ def cmd_demo(args) -> int:
     report = verify_destination(dest)
     print(report)
     print()
-    print(f"the {len(run_ids)} new runs, from {dest}/lake/runs via DuckDB:")
+    print(f"the {len(run_ids)} new runs, from {dest}/{layout.lake_partition_prefix('runs')} via DuckDB:")
     print(runs_side_by_side(dest, run_ids=run_ids))
     return 0 if report.ok else 1

@@ -13,7 +13,7 @@ FIELDS = [
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="committed runs side by side, read from the lake with DuckDB")
-    p.add_argument("--dest", default=None, help="local lake folder (default: $LAKE_DEST or ./lakehouse)")
+    p.add_argument("--dest", default=None, help="lake folder or gs://bucket[/prefix] (default: $LAKE_DEST or ./lakehouse)")
     p.add_argument("--last", type=int, default=6, help="show the N most recent runs")
     p.set_defaults(func=cmd_runs)
 

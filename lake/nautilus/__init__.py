@@ -12,7 +12,6 @@ writing runs works without it). One job per module:
 """
 
 from lake.nautilus.build import from_nautilus, write_engine, write_node_results
-from lake.nautilus.documents import engine_config, read_log
 from lake.nautilus.recorder import EquityRecorder, EquityRecorderConfig
 from lake.nautilus.tables import account_state_samples, equity_table
 from lake.nautilus.units import ExtractionError, float_to_units, raw_to_units
@@ -25,8 +24,6 @@ __all__ = [
     "EquityRecorderConfig",
     "ExtractionError",
     # Building blocks, for runs assembled by hand (and the tests):
-    "engine_config",
-    "read_log",
     "equity_table",
     "account_state_samples",
     "raw_to_units",

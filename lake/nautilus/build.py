@@ -16,7 +16,7 @@ from lake.nautilus.documents import build_summary, config_dict, engine_config, r
 from lake.nautilus.recorder import find_equity_recorder
 from lake.nautilus.tables import account_state_samples, equity_table, orders_and_fills, positions_table
 from lake.nautilus.units import ns_to_datetime
-from lake.run import Run, check_run_id, new_run_id
+from lake.run import Run, new_run_id
 from lake.write import write_run
 
 
@@ -63,12 +63,11 @@ def _from_nautilus(engine, run_id, config, log_path) -> Run:
     if run_id is None:
         strategy_ids = summary["strategy_ids"]
         run_id = new_run_id(strategy_ids[0] if strategy_ids else None, ns_to_datetime(result.run_started))
-    check_run_id(run_id)
-    return Run(
+    return Run(  # Run checks run_id
         run_id=run_id,
         summary=summary,
         config=config_dict(config) if config is not None else engine_config(engine),
-        log=read_log(engine, log_path),
+        log=read_log(log_path),
         **tables,
     )
 

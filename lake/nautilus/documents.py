@@ -126,11 +126,15 @@ def _component_config(component) -> dict:
 LOG_SUFFIXES = (".json", ".jsonl", ".log")
 
 
-def read_log(engine, log_path: str | Path | None) -> str | None:
-    """The text of the engine's log file, or None without log_path (see find_log_file)."""
+def read_log(log_path: str | Path | None) -> bytes | None:
+    """The bytes of the engine's log file, or None without log_path (see find_log_file).
+
+    Bytes as written: write_run redacts and stores them as they are, so no decoding
+    (and no lossy replacement of undecodable bytes) happens here.
+    """
     if log_path is None:
         return None
-    return find_log_file(log_path).read_text(encoding="utf-8", errors="replace")
+    return find_log_file(log_path).read_bytes()
 
 
 def find_log_file(log_path: str | Path) -> Path:

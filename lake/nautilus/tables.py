@@ -21,6 +21,7 @@ from lake.fixed_point import NS_PER_US, units_array
 from lake.nautilus.units import RAW_PER_UNIT, float_to_units, ns_arrays, raw_to_units, raw_units_array
 from schemas import TABLES, Kind
 
+
 class EnumNames(dict):
     """int enum value -> NautilusTrader's member name (via its *_to_str function), cached.
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lake.errors import LakeError
 from lake.run import new_run_id
-from lake.stores import DEFAULT_DEST
+from lake.stores import resolve
 
 
 @dataclass(frozen=True)
@@ -172,15 +172,17 @@ def run_one(spec: BacktestSpec, dest: str) -> dict:
 # ------------------------------------------------------------------ many backtests (one subprocess each)
 
 
-def run_backtests(specs: list[BacktestSpec], dest: str | os.PathLike = DEFAULT_DEST, *, jobs: int = 2,
+def run_backtests(specs: list[BacktestSpec], dest: str | os.PathLike | None = None, *, jobs: int = 2,
                   progress: bool = True) -> list[dict]:
     """Run each spec in its own subprocess, `jobs` at a time; reports in spec order.
 
+    dest: a folder or gs://bucket[/prefix] (None: the default lake), resolved before any
+    backtest starts, so a refused destination costs no backtest.
     Raises LakeError naming the run whose subprocess failed (with the end of its stderr).
     """
     from tqdm import tqdm
 
-    dest = os.fspath(dest)
+    dest = resolve(dest).url
     specs = [s if s.run_id else dataclasses.replace(s, run_id=new_run_id(s.label)) for s in specs]
     results: dict[int, dict] = {}
     bar = tqdm(total=len(specs), desc="backtests", unit="run", disable=not progress, file=sys.stderr)
@@ -212,7 +214,7 @@ def _child(spec: BacktestSpec, dest: str) -> dict:
     return json.loads(lines[-1])
 
 
-def run_demo_backtests(dest: str | os.PathLike = DEFAULT_DEST, n_runs: int = 4, progress: bool = True) -> list[str]:
+def run_demo_backtests(dest: str | os.PathLike | None = None, n_runs: int = 4, progress: bool = True) -> list[str]:
     """A handful of quick backtests (ten days of 5-minute bars each) written to dest; their run ids."""
     reports = run_backtests(variants(n_runs, bars=2880, bar_minutes=5), dest, jobs=2, progress=progress)
     return [r["run_id"] for r in reports]
