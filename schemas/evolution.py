@@ -66,23 +66,13 @@ def current_record(table: Table) -> RecordedVersion:
     return RecordedVersion(table.version, tuple(RecordedColumn(c.name, c.kind.bigquery, c.nullable) for c in table.physical_columns))
 
 
-def _since_of_physical(table: Table) -> dict[str, int]:
-    """Physical column name -> the version that added it (a `{name}_ns` companion comes with its timestamp)."""
-    out = {}
-    for col in table.columns:
-        out[col.name] = col.since
-        if col.exact_ns:
-            out[col.ns_name] = col.since
-    return out
-
-
 def records_from_since(table: Table) -> list[RecordedVersion]:
-    """Versions 1..current built from Column.since (how the record starts when there is none)."""
-    since = _since_of_physical(table)
-    current = current_record(table)
-    return [
-        RecordedVersion(v, tuple(c for c in current.columns if since[c.name] <= v)) for v in range(1, table.version + 1)
-    ]
+    """Versions 1..current built from Column.since (how the record starts when there is none).
+
+    A `{name}_ns` companion carries its timestamp's `since` (Table.physical_columns).
+    """
+    pairs = list(zip(table.physical_columns, current_record(table).columns))
+    return [RecordedVersion(v, tuple(rec for col, rec in pairs if col.since <= v)) for v in range(1, table.version + 1)]
 
 
 # --- the checked-in record ----------------------------------------------------------------------

@@ -47,11 +47,6 @@ def export(fmt: str, table: str | None = None) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 
-def since(col: Column) -> int:
-    """The contract version that added the column: 1 unless the Column records otherwise."""
-    return col.since
-
-
 def _companions(table: Table) -> dict[str, Column]:
     """`{name}_ns` companion column name -> the timestamp column it belongs to."""
     return {c.ns_name: c for c in table.columns if c.exact_ns}
@@ -185,7 +180,7 @@ def _markdown_table(table: Table) -> list[str]:
             "yes" if col.nullable else "no",
             _cell(col.description),
             _cell("; ".join(_column_checks(col, parent))),
-            str(since(parent or col)),
+            str(col.since),  # a `{name}_ns` companion carries its timestamp's
         ]
         lines.append("| " + " | ".join(cells) + " |")
     rules = [f"- `{c.name}`: {c.description} (reads {', '.join(f'`{n}`' for n in c.columns)})" for c in table.row_checks]

@@ -9,17 +9,18 @@ Three runs:
          its amounts are huge so that any leak shows in every figure
 
 The expected answers in the tests are worked out by hand from these rows (and, for
-statistics, recomputed with pandas from the same rows).
+statistics, recomputed with pandas from the same rows). The rows are built by the
+bq-smoke runs' row builders (lake.catalog.smoke): strategy S-1, venue order id "V" + id.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal as D
 from pathlib import Path
 
 import pandas as pd
 
 from lake import layout
+from lake.catalog.smoke import equity_frame, fill_row, order_row, position_row
 from lake.run import Run
 from lake.write import write_run
 
@@ -30,131 +31,52 @@ def ts(seconds: float = 0, ns: int = 0, base: pd.Timestamp = T0) -> pd.Timestamp
     return base + pd.Timedelta(seconds=seconds) + pd.Timedelta(nanoseconds=ns)
 
 
-def _orders(rows: list[dict]) -> pd.DataFrame:
-    base = {"venue_order_id": None, "strategy_id": "S-1", "trigger_price": None, "time_in_force": "GTC"}
-    return pd.DataFrame([{**base, **r} for r in rows])
-
-
-def _fills(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"strategy_id": "S-1", **r} for r in rows])
-
-
-def _positions(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"strategy_id": "S-1", **r} for r in rows])
-
-
-def _equity(rows: list[tuple[pd.Timestamp, str, str, str]]) -> pd.DataFrame:
-    """(ts, currency, balance, unrealized) -> equity rows."""
-    return pd.DataFrame(
-        [
-            {"ts": t, "currency": c, "balance": D(b), "unrealized_pnl": D(u), "equity": D(b) + D(u)}
-            for t, c, b, u in rows
-        ]
-    )
-
-
-def order(oid, inst, side, otype, qty, price, avg_px, t_init, t_last, status="FILLED"):
-    return {
-        "client_order_id": oid,
-        "venue_order_id": "V" + oid,
-        "instrument_id": inst,
-        "order_side": side,
-        "order_type": otype,
-        "quantity": D(qty),
-        "filled_qty": D(qty) if status == "FILLED" else D(0),
-        "price": None if price is None else D(price),
-        "avg_px": None if avg_px is None else D(avg_px),
-        "status": status,
-        "time_in_force": "GTC" if otype == "LIMIT" else "IOC",
-        "ts_init": t_init,
-        "ts_last": t_last,
-    }
-
-
-def fill(tid, oid, pid, inst, side, qty, px, commission, ccy, liq, t):
-    return {
-        "trade_id": tid,
-        "client_order_id": oid,
-        "venue_order_id": "V" + oid,
-        "position_id": pid,
-        "instrument_id": inst,
-        "order_side": side,
-        "last_qty": D(qty),
-        "last_px": D(px),
-        "commission": D(commission),
-        "commission_currency": ccy,
-        "liquidity_side": liq,
-        "ts_event": t,
-    }
-
-
-def position(pid, inst, open_oid, close_oid, entry, qty, peak, px_open, px_close, pnl, t_open, t_close, snapshot=False):
-    closed = t_close is not None
-    return {
-        "position_id": pid,
-        "instrument_id": inst,
-        "opening_order_id": open_oid,
-        "closing_order_id": close_oid,
-        "entry": entry,
-        "side": "FLAT" if closed else ("LONG" if entry == "BUY" else "SHORT"),
-        "quantity": D(qty),
-        "peak_qty": D(peak),
-        "avg_px_open": D(px_open),
-        "avg_px_close": None if px_close is None else D(px_close),
-        "realized_pnl": D(pnl),
-        "currency": "USDT",
-        "ts_opened": t_open,
-        "ts_closed": t_close,
-        "is_snapshot": snapshot,
-    }
-
-
 BTC, ETH = "BTCUSDT.BINANCE", "ETHUSDT.BINANCE"
 SNAPSHOT_ID = "P-2-5f0c2a9e-8d1b-4c3e-9a7f-0123456789ab"
 
 
 def alpha() -> Run:
-    orders = _orders(
+    orders = pd.DataFrame(
         [
             # O-1 BTC limit buy 2 @ 100: fills 1 @ 99 and 1 @ 100 (slippage vs limit: -1 and 0)
-            order("O-1", BTC, "BUY", "LIMIT", "2", "100", "99.5", ts(0), ts(1, 5)),
+            order_row("O-1", BTC, "BUY", "LIMIT", "2", "100", "99.5", ts(0), ts(1, 5)),
             # O-2 BTC market sell 2: fills 1 @ 110 then 1 @ 109 (vs first fill: 0 and +1)
-            order("O-2", BTC, "SELL", "MARKET", "2", None, "109.5", ts(29), ts(30, 2)),
+            order_row("O-2", BTC, "SELL", "MARKET", "2", None, "109.5", ts(29), ts(30, 2)),
             # O-3 ETH market sell 1 @ 50 (first fill: 0)
-            order("O-3", ETH, "SELL", "MARKET", "1", None, "50", ts(40), ts(41)),
+            order_row("O-3", ETH, "SELL", "MARKET", "1", None, "50", ts(40), ts(41)),
             # O-4 ETH limit buy 1 @ 45, filled @ 44 (vs limit: -1)
-            order("O-4", ETH, "BUY", "LIMIT", "1", "45", "44", ts(100), ts(7300)),
+            order_row("O-4", ETH, "BUY", "LIMIT", "1", "45", "44", ts(100), ts(7300)),
             # O-5 BTC limit buy 0.5 @ 120, filled @ 121.5 (vs limit: +1.5), opens P-3 which stays open
-            order("O-5", BTC, "BUY", "LIMIT", "0.5", "120", "121.5", ts(86400 * 2), ts(86400 * 2 + 1)),
+            order_row("O-5", BTC, "BUY", "LIMIT", "0.5", "120", "121.5", ts(86400 * 2), ts(86400 * 2 + 1)),
             # O-6 canceled, never filled
-            order("O-6", ETH, "BUY", "LIMIT", "3", "10", None, ts(50), ts(60), status="CANCELED"),
+            order_row("O-6", ETH, "BUY", "LIMIT", "3", "10", None, ts(50), ts(60), status="CANCELED"),
         ]
     )
-    fills = _fills(
+    fills = pd.DataFrame(
         [
-            fill("T-1", "O-1", "P-1", BTC, "BUY", "1", "99", "0.1", "USDT", "MAKER", ts(1)),
-            fill("T-2", "O-1", "P-1", BTC, "BUY", "1", "100", "0.1", "USDT", "MAKER", ts(1, 5)),
-            fill("T-3", "O-2", "P-1", BTC, "SELL", "1", "110", "0.2", "USDT", "TAKER", ts(30, 1)),
-            fill("T-4", "O-2", "P-1", BTC, "SELL", "1", "109", "0.2", "USDT", "TAKER", ts(30, 2)),
-            fill("T-5", "O-3", SNAPSHOT_ID, ETH, "SELL", "1", "50", "0.001", "BNB", "TAKER", ts(41)),
-            fill("T-6", "O-4", SNAPSHOT_ID, ETH, "BUY", "1", "44", "-0.01", "USDT", "MAKER", ts(7300)),
-            fill("T-7", "O-5", "P-3", BTC, "BUY", "0.5", "121.5", "0.05", "USDT", "TAKER", ts(86400 * 2 + 1)),
+            fill_row("T-1", "O-1", "P-1", BTC, "BUY", "1", "99", "0.1", "USDT", "MAKER", ts(1)),
+            fill_row("T-2", "O-1", "P-1", BTC, "BUY", "1", "100", "0.1", "USDT", "MAKER", ts(1, 5)),
+            fill_row("T-3", "O-2", "P-1", BTC, "SELL", "1", "110", "0.2", "USDT", "TAKER", ts(30, 1)),
+            fill_row("T-4", "O-2", "P-1", BTC, "SELL", "1", "109", "0.2", "USDT", "TAKER", ts(30, 2)),
+            fill_row("T-5", "O-3", SNAPSHOT_ID, ETH, "SELL", "1", "50", "0.001", "BNB", "TAKER", ts(41)),
+            fill_row("T-6", "O-4", SNAPSHOT_ID, ETH, "BUY", "1", "44", "-0.01", "USDT", "MAKER", ts(7300)),
+            fill_row("T-7", "O-5", "P-3", BTC, "BUY", "0.5", "121.5", "0.05", "USDT", "TAKER", ts(86400 * 2 + 1)),
         ]
     )
-    positions = _positions(
+    positions = pd.DataFrame(
         [
             # P-1: long 2 BTC 99.5 -> 109.5 = +20, minus 0.6 USDT commission; held 29 s + 1 ns
-            position("P-1", BTC, "O-1", "O-2", "BUY", "0", "2", "99.5", "109.5", "19.4", ts(1), ts(30, 1)),
+            position_row("P-1", BTC, "O-1", "O-2", "BUY", "0", "2", "99.5", "109.5", "19.4", ts(1), ts(30, 1)),
             # NETTING snapshot of the ETH short: 50 -> 44 = +6, +0.01 rebate; held 7259 s
-            position(SNAPSHOT_ID, ETH, "O-3", "O-4", "SELL", "0", "1", "50", "44", "6.01", ts(41), ts(7300), snapshot=True),
+            position_row(SNAPSHOT_ID, ETH, "O-3", "O-4", "SELL", "0", "1", "50", "44", "6.01", ts(41), ts(7300), snapshot=True),
             # P-2: the same ETH position id reopened and closed at a loss; held 0.25 s
-            position("P-2", ETH, "O-3", "O-4", "SELL", "0", "1", "44", "47", "-3", ts(7400), ts(7400.25)),
+            position_row("P-2", ETH, "O-3", "O-4", "SELL", "0", "1", "44", "47", "-3", ts(7400), ts(7400.25)),
             # P-3: open (commission only so far)
-            position("P-3", BTC, "O-5", None, "BUY", "0.5", "0.5", "121.5", None, "-0.05", ts(86400 * 2 + 1), None),
+            position_row("P-3", BTC, "O-5", None, "BUY", "0.5", "0.5", "121.5", None, "-0.05", ts(86400 * 2 + 1), None),
         ]
     )
     d = lambda day, hour: pd.Timestamp(f"2024-01-0{day} {hour:02d}:00:00", tz="UTC")  # noqa: E731
-    equity = _equity(
+    equity = equity_frame(
         [
             (d(1, 9), "USDT", "1000", "0"),
             (d(1, 17), "USDT", "1010", "0"),  # day 1 closes at 1010
@@ -170,28 +92,28 @@ def alpha() -> Run:
 
 def run_0042() -> Run:
     t = T0 + pd.Timedelta(days=1)
-    orders = _orders(
+    orders = pd.DataFrame(
         [
-            order("O-1", BTC, "SELL", "MARKET", "3", None, "100", ts(0, base=t), ts(2, base=t)),
-            order("O-2", BTC, "BUY", "LIMIT", "3", "104", "103.5", ts(3600, base=t), ts(3700, base=t)),
+            order_row("O-1", BTC, "SELL", "MARKET", "3", None, "100", ts(0, base=t), ts(2, base=t)),
+            order_row("O-2", BTC, "BUY", "LIMIT", "3", "104", "103.5", ts(3600, base=t), ts(3700, base=t)),
         ]
     )
-    fills = _fills(
+    fills = pd.DataFrame(
         [
             # market sell walks down: 101 first, then 99 (+2 slippage for a SELL)
-            fill("T-1", "O-1", "P-1", BTC, "SELL", "1", "101", "0.3", "USDT", "TAKER", ts(1, base=t)),
-            fill("T-2", "O-1", "P-1", BTC, "SELL", "2", "99.5", "0.6", "USDT", "TAKER", ts(2, base=t)),
-            fill("T-3", "O-2", "P-1", BTC, "BUY", "3", "103.5", "0.15", "USDT", "MAKER", ts(3700, base=t)),
+            fill_row("T-1", "O-1", "P-1", BTC, "SELL", "1", "101", "0.3", "USDT", "TAKER", ts(1, base=t)),
+            fill_row("T-2", "O-1", "P-1", BTC, "SELL", "2", "99.5", "0.6", "USDT", "TAKER", ts(2, base=t)),
+            fill_row("T-3", "O-2", "P-1", BTC, "BUY", "3", "103.5", "0.15", "USDT", "MAKER", ts(3700, base=t)),
         ]
     )
-    positions = _positions(
+    positions = pd.DataFrame(
         [
             # short 3 BTC at 100 covered at 103.5 = -10.5, minus 1.05 commission; held 3699 s
-            position("P-1", BTC, "O-1", "O-2", "SELL", "0", "3", "100", "103.5", "-11.55", ts(1, base=t), ts(3700, base=t)),
+            position_row("P-1", BTC, "O-1", "O-2", "SELL", "0", "3", "100", "103.5", "-11.55", ts(1, base=t), ts(3700, base=t)),
         ]
     )
     d = lambda day, hour: pd.Timestamp(f"2024-01-0{day} {hour:02d}:00:00", tz="UTC")  # noqa: E731
-    equity = _equity(
+    equity = equity_frame(
         [
             (d(2, 9), "USDT", "500", "0"),
             (d(2, 23), "USDT", "488.45", "0"),
@@ -202,12 +124,12 @@ def run_0042() -> Run:
 
 
 def gamma() -> Run:
-    orders = _orders([order("O-1", BTC, "BUY", "MARKET", "1000", None, "50000", ts(0), ts(1))])
-    fills = _fills([fill("T-1", "O-1", "P-1", BTC, "BUY", "1000", "50000", "999", "USDT", "TAKER", ts(1))])
-    positions = _positions(
-        [position("P-1", BTC, "O-1", None, "BUY", "1000", "1000", "50000", None, "1000000", ts(1), None)]
+    orders = pd.DataFrame([order_row("O-1", BTC, "BUY", "MARKET", "1000", None, "50000", ts(0), ts(1))])
+    fills = pd.DataFrame([fill_row("T-1", "O-1", "P-1", BTC, "BUY", "1000", "50000", "999", "USDT", "TAKER", ts(1))])
+    positions = pd.DataFrame(
+        [position_row("P-1", BTC, "O-1", None, "BUY", "1000", "1000", "50000", None, "1000000", ts(1), None)]
     )
-    equity = _equity([(ts(0), "USDT", "9000000", "0"), (ts(86400), "USDT", "1", "0")])
+    equity = equity_frame([(ts(0), "USDT", "9000000", "0"), (ts(86400), "USDT", "1", "0")])
     return Run("gamma", {}, orders, fills, positions, equity)
 
 

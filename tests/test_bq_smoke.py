@@ -117,6 +117,21 @@ def test_bigquery_text_changes_only_the_dataset_references():
         assert {m.group(1) for m in _REF.finditer(text)} == {DATASET}
 
 
+def test_bigquery_text_leaves_comments_strings_and_ctes_alone_and_refuses_another_dataset():
+    query = smoke.load_query(
+        "-- Which fills? execution.fills in a comment stays\n-- Parameters:\n"
+        "WITH execution_x AS (SELECT 'execution.fills' AS s, f.run_id FROM execution.fills AS f)\n"
+        "SELECT s, run_id FROM execution_x JOIN execution.runs AS r USING (run_id) -- execution.orders\n"
+    )
+    assert smoke.bigquery_text(query, dataset=DATASET, project=PROJECT) == (
+        "-- Which fills? execution.fills in a comment stays\n-- Parameters:\n"
+        f"WITH execution_x AS (SELECT 'execution.fills' AS s, f.run_id FROM `{PROJECT}.{DATASET}.fills` AS f)\n"
+        f"SELECT s, run_id FROM execution_x JOIN `{PROJECT}.{DATASET}.runs` AS r USING (run_id) -- execution.orders\n"
+    )
+    with pytest.raises(smoke.SmokeError, match=f"table other.fills is not in {PROJECT}.{DATASET}"):
+        smoke.bigquery_text(smoke.load_query("-- q\n-- Parameters:\nSELECT * FROM other.fills"), dataset=DATASET, project=PROJECT)
+
+
 # --- the conversation ---------------------------------------------------------------------------
 
 
@@ -239,6 +254,8 @@ def test_contract_an_existing_dataset_is_kept_and_only_the_smoke_objects_are_del
     deletes = [c["path"].rsplit("/", 1)[-1] for c in fake_bigquery.take_calls() if c["method"] == "DELETE"]
     views, tables = deletes[:5], deletes[5:]
     assert sorted(views) == sorted(TABLES) and sorted(tables) == sorted(f"lake_{t}" for t in TABLES)
+    assert report.cleanup[0] == f"deleted 10 tables and views from {PROJECT}.{DATASET} (the dataset existed before)"
+    assert _objects(scratch) == []
 
 
 def test_cli_bq_smoke_prints_the_table_and_exits_by_the_result(fake_bigquery, gcs, monkeypatch, capsys):
@@ -269,6 +286,8 @@ def test_cli_bq_smoke_prints_the_table_and_exits_by_the_result(fake_bigquery, gc
     out = capsys.readouterr().out
     assert re.search(r"^equity_daily\s.*\bFAIL$", out, re.MULTILINE), out
     assert "rows in BigQuery" in out
+    cases = len(smoke.smoke_cases())
+    assert f"{cases - 1} of {cases} passed: BigQuery and DuckDB disagree" in out  # only equity_daily failed
 
 
 def test_cli_bq_smoke_needs_a_project(monkeypatch, capsys):
@@ -354,6 +373,24 @@ def test_duckdb_answers_carry_bigquerys_types_for_every_shipped_query(tmp_path):
             assert odd == {}, label
     finally:
         con.close()
+
+
+def test_countif_is_int64_on_duckdb_too_plain_and_windowed(tmp_path):
+    """BigQuery's COUNTIF is INT64; DuckDB's COUNT_IF a HUGEINT unless the translation casts it (around a window)."""
+    smoke.write_smoke_lake(tmp_path)
+    text = (
+        "-- q\n-- Parameters:\nSELECT f.run_id, COUNTIF(f.last_px > 1) AS n,"
+        " MAX(COUNTIF(f.last_px > 1)) OVER (PARTITION BY f.run_id) AS top,"
+        " COUNTIF(f.last_px > 1) OVER (PARTITION BY f.run_id) AS windowed"
+        " FROM execution.fills AS f GROUP BY f.run_id, f.last_px ORDER BY f.run_id, f.last_px"
+    )
+    con = open_engine(tmp_path)
+    try:
+        answer = smoke.answer_from_arrow(run_query(con, smoke.load_query(text)))
+    finally:
+        con.close()
+    assert answer.types == ("STRING", "INT64", "INT64", "INT64")
+    assert answer.rows[0] == (smoke.NUMERIC_ID, 1, 1, 3)  # 0042: three prices, one fill each
 
 
 def test_bigquery_type_of_arrow_types():

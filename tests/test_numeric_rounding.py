@@ -37,24 +37,24 @@ def three_dust_fills() -> Run:
     t = lambda s, ns=0: t0 + pd.Timedelta(seconds=s) + pd.Timedelta(nanoseconds=ns)  # noqa: E731
     orders = pd.DataFrame(
         [
-            smoke._order("O-1", smoke.DUSTC, "BUY", "MARKET", "0.00000003", None, "0.05", t(0), t(3)),
-            smoke._order("O-2", smoke.BTC, "BUY", "LIMIT", "0.00012345", "65432.12", "65432.11", t(4), t(5)),
+            smoke.order_row("O-1", smoke.DUSTC, "BUY", "MARKET", "0.00000003", None, "0.05", t(0), t(3)),
+            smoke.order_row("O-2", smoke.BTC, "BUY", "LIMIT", "0.00012345", "65432.12", "65432.11", t(4), t(5)),
         ]
     )
     fills = pd.DataFrame(
         [
-            smoke._fill(f"T-{i}", "O-1", "P-1", smoke.DUSTC, "BUY", "0.00000001", "0.05", "0", "USDT", "TAKER", t(i, i))
+            smoke.fill_row(f"T-{i}", "O-1", "P-1", smoke.DUSTC, "BUY", "0.00000001", "0.05", "0", "USDT", "TAKER", t(i, i))
             for i in (1, 2, 3)
         ]
-        + [smoke._fill("T-4", "O-2", "P-2", smoke.BTC, "BUY", "0.00012345", "65432.11", "0", "USDT", "MAKER", t(5))]
+        + [smoke.fill_row("T-4", "O-2", "P-2", smoke.BTC, "BUY", "0.00012345", "65432.11", "0", "USDT", "MAKER", t(5))]
     )
     positions = pd.DataFrame(
         [
-            smoke._position("P-1", smoke.DUSTC, "O-1", None, "BUY", "0.00000003", "0.00000003", "0.05", None, "0", "USDT", t(1, 1), None),
-            smoke._position("P-2", smoke.BTC, "O-2", None, "BUY", "0.00012345", "0.00012345", "65432.11", None, "0", "USDT", t(5), None),
+            smoke.position_row("P-1", smoke.DUSTC, "O-1", None, "BUY", "0.00000003", "0.00000003", "0.05", None, "0", t(1, 1), None),
+            smoke.position_row("P-2", smoke.BTC, "O-2", None, "BUY", "0.00012345", "0.00012345", "65432.11", None, "0", t(5), None),
         ]
     )
-    equity = smoke._equity([(t(0), "USDT", "100", "0")])
+    equity = smoke.equity_frame([(t(0), "USDT", "100", "0")])
     return Run("three-dust", {}, orders, fills, positions, equity)
 
 

@@ -149,6 +149,11 @@ def test_drift_is_detected(tmp_path):
     fills_ddl.write_text(fills_ddl.read_text().replace("last_px NUMERIC OPTIONS", "last_px FLOAT64 OPTIONS"))
     (tmp_path / "views" / "stale.sql").write_text("SELECT 1;\n")
     assert ddl.drifted_files(tmp_path) == ["ddl/fills.sql", "views/stale.sql"]
+    (tmp_path / "views" / "runs.sql").unlink()  # a missing file is drift too
+    assert ddl.drifted_files(tmp_path) == ["ddl/fills.sql", "views/runs.sql", "views/stale.sql"]
+    # writing restores the generated files (and reports only those it changed); an extra file stays extra
+    assert ddl.write_generated_files(tmp_path) == ["ddl/fills.sql", "views/runs.sql"]
+    assert ddl.drifted_files(tmp_path) == ["views/stale.sql"]
 
 
 # BigQuery's reading of Parquet types (physical type, logical type) -> the BigQuery type.

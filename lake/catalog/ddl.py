@@ -193,12 +193,16 @@ def generated_files() -> dict[str, str]:
     return files
 
 
+def _checked_in(path: Path) -> str | None:
+    return path.read_text() if path.is_file() else None
+
+
 def write_generated_files(sql_dir: Path) -> list[str]:
     """Write the generated files under sql_dir; return the relative paths whose content changed."""
     changed = []
     for rel, text in generated_files().items():
         path = Path(sql_dir) / rel
-        if path.exists() and path.read_text() == text:
+        if _checked_in(path) == text:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -209,7 +213,7 @@ def write_generated_files(sql_dir: Path) -> list[str]:
 def drifted_files(sql_dir: Path) -> list[str]:
     """Relative paths whose checked-in text differs from what schemas/ generates (or that are missing or extra)."""
     wanted = generated_files()
-    out = [rel for rel, text in wanted.items() if not (Path(sql_dir) / rel).exists() or (Path(sql_dir) / rel).read_text() != text]
+    out = [rel for rel, text in wanted.items() if _checked_in(Path(sql_dir) / rel) != text]
     for sub in ("ddl", "views"):
         out += [f"{sub}/{p.name}" for p in sorted((Path(sql_dir) / sub).glob("*.sql")) if f"{sub}/{p.name}" not in wanted]
     return out

@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from lake import layout
 from lake.catalog import ddl
-from lake.catalog.translate import Query, QueryError, load_query, resolve_params, shipped_queries
+from lake.catalog.translate import Query, QueryError, load_query, parse_bigquery, resolve_params, shipped_queries
 from lake.errors import LakeError
 from lake.run import Run
 from lake.write.encode import read_parquet_bytes
@@ -64,7 +64,11 @@ def _t(seconds: float = 0, ns: int = 0, base: pd.Timestamp = _T0) -> pd.Timestam
     return base + pd.Timedelta(seconds=seconds) + pd.Timedelta(nanoseconds=ns)
 
 
-def _order(oid, inst, side, otype, qty, price, avg_px, t_init, t_last, status="FILLED", venue_id=True, trigger=None):
+# Row builders, also used by the SQL tests' hand-made runs (tests/sql_lake.py): amounts as decimal strings.
+
+
+def order_row(oid, inst, side, otype, qty, price, avg_px, t_init, t_last, status="FILLED", venue_id=True, trigger=None):
+    """An orders row of strategy S-1: filled in full unless another status is given (then filled_qty 0)."""
     return {
         "client_order_id": oid,
         "venue_order_id": ("V" + oid) if venue_id else None,
@@ -84,7 +88,8 @@ def _order(oid, inst, side, otype, qty, price, avg_px, t_init, t_last, status="F
     }
 
 
-def _fill(tid, oid, pid, inst, side, qty, px, commission, ccy, liq, t):
+def fill_row(tid, oid, pid, inst, side, qty, px, commission, ccy, liq, t):
+    """A fills row of strategy S-1."""
     return {
         "trade_id": tid,
         "client_order_id": oid,
@@ -102,7 +107,8 @@ def _fill(tid, oid, pid, inst, side, qty, px, commission, ccy, liq, t):
     }
 
 
-def _position(pid, inst, open_oid, close_oid, entry, qty, peak, px_open, px_close, pnl, ccy, t_open, t_close):
+def position_row(pid, inst, open_oid, close_oid, entry, qty, peak, px_open, px_close, pnl, t_open, t_close, *, currency="USDT", snapshot=False):
+    """A positions row of strategy S-1: FLAT once closed, else LONG or SHORT by its entry."""
     closed = t_close is not None
     return {
         "position_id": pid,
@@ -117,14 +123,15 @@ def _position(pid, inst, open_oid, close_oid, entry, qty, peak, px_open, px_clos
         "avg_px_open": D(px_open),
         "avg_px_close": None if px_close is None else D(px_close),
         "realized_pnl": D(pnl),
-        "currency": ccy,
+        "currency": currency,
         "ts_opened": t_open,
         "ts_closed": t_close,
-        "is_snapshot": False,
+        "is_snapshot": snapshot,
     }
 
 
-def _equity(rows):
+def equity_frame(rows):
+    """(ts, currency, balance, unrealized) -> equity_curve rows, equity = balance + unrealized."""
     return pd.DataFrame(
         [{"ts": t, "currency": c, "balance": D(b), "unrealized_pnl": D(u), "equity": D(b) + D(u)} for t, c, b, u in rows]
     )
@@ -140,33 +147,33 @@ def dust_run() -> Run:
     day = lambda d, h: pd.Timestamp(f"2024-03-0{d} {h:02d}:00:00", tz="UTC")  # noqa: E731
     orders = pd.DataFrame(
         [
-            _order("O-1", BTC, "BUY", "LIMIT", "0.00012345", "65432.115", "65432.11", _t(0, 1), _t(1, 7)),
-            _order("O-2", DUSTC, "SELL", "MARKET", "0.00000003", None, "0.1", _t(2), _t(3, 999)),
-            _order("O-3", DUSTC, "SELL", "LIMIT", "0.00000001", "0.10", "0.15", _t(4), _t(5, 1)),
-            _order("O-4", DUSTC, "BUY", "LIMIT", "0.00000001", "0.20", "0.05", _t(60), _t(61, 500)),
-            _order("O-5", BTC, "BUY", "STOP_MARKET", "0.5", None, None, _t(70), _t(80), status="CANCELED",
-                   venue_id=False, trigger="70000"),  # fmt: skip
+            order_row("O-1", BTC, "BUY", "LIMIT", "0.00012345", "65432.115", "65432.11", _t(0, 1), _t(1, 7)),
+            order_row("O-2", DUSTC, "SELL", "MARKET", "0.00000003", None, "0.1", _t(2), _t(3, 999)),
+            order_row("O-3", DUSTC, "SELL", "LIMIT", "0.00000001", "0.10", "0.15", _t(4), _t(5, 1)),
+            order_row("O-4", DUSTC, "BUY", "LIMIT", "0.00000001", "0.20", "0.05", _t(60), _t(61, 500)),
+            order_row("O-5", BTC, "BUY", "STOP_MARKET", "0.5", None, None, _t(70), _t(80), status="CANCELED",
+                      venue_id=False, trigger="70000"),  # fmt: skip
         ]
     )
     fills = pd.DataFrame(
         [
-            _fill("T-1", "O-1", "P-1", BTC, "BUY", "0.00012345", "65432.11", "0.000807759", "USDT", "MAKER", _t(1, 7)),
-            _fill("T-2", "O-2", "P-2", DUSTC, "SELL", "0.00000001", "0.20", "0", "USDT", "TAKER", _t(3, 1)),
-            _fill("T-3", "O-2", "P-2", DUSTC, "SELL", "0.00000001", "0.05", "0", "USDT", "TAKER", _t(3, 2)),
-            _fill("T-4", "O-2", "P-2", DUSTC, "SELL", "0.00000001", "0.05", "0", "USDT", "TAKER", _t(3, 999)),
-            _fill("T-5", "O-3", "P-2", DUSTC, "SELL", "0.00000001", "0.15", "0.000000001", "USDT", "MAKER", _t(5, 1)),
-            _fill("T-6", "O-4", None, DUSTC, "BUY", "0.00000001", "0.05", "-0.000000001", "USDT", "MAKER", _t(61, 500)),
+            fill_row("T-1", "O-1", "P-1", BTC, "BUY", "0.00012345", "65432.11", "0.000807759", "USDT", "MAKER", _t(1, 7)),
+            fill_row("T-2", "O-2", "P-2", DUSTC, "SELL", "0.00000001", "0.20", "0", "USDT", "TAKER", _t(3, 1)),
+            fill_row("T-3", "O-2", "P-2", DUSTC, "SELL", "0.00000001", "0.05", "0", "USDT", "TAKER", _t(3, 2)),
+            fill_row("T-4", "O-2", "P-2", DUSTC, "SELL", "0.00000001", "0.05", "0", "USDT", "TAKER", _t(3, 999)),
+            fill_row("T-5", "O-3", "P-2", DUSTC, "SELL", "0.00000001", "0.15", "0.000000001", "USDT", "MAKER", _t(5, 1)),
+            fill_row("T-6", "O-4", None, DUSTC, "BUY", "0.00000001", "0.05", "-0.000000001", "USDT", "MAKER", _t(61, 500)),
         ]
     )
     positions = pd.DataFrame(
         [
-            _position("P-1", BTC, "O-1", None, "BUY", "0.00012345", "0.00012345", "65432.11", None, "-0.000807759",
-                      "USDT", _t(1, 7), None),  # fmt: skip
-            _position("P-2", DUSTC, "O-2", "O-4", "SELL", "0", "0.00000004", "0.1125", "0.05", "0.000000002",
-                      "USDT", _t(3, 1), _t(61, 500)),  # fmt: skip
+            position_row("P-1", BTC, "O-1", None, "BUY", "0.00012345", "0.00012345", "65432.11", None, "-0.000807759",
+                         _t(1, 7), None),  # fmt: skip
+            position_row("P-2", DUSTC, "O-2", "O-4", "SELL", "0", "0.00000004", "0.1125", "0.05", "0.000000002",
+                         _t(3, 1), _t(61, 500)),  # fmt: skip
         ]
     )
-    equity = _equity(
+    equity = equity_frame(
         [
             (day(1, 9), "USDT", "1000", "0"),
             (day(1, 18), "USDT", "1000.000000003", "-0.000000001"),
@@ -200,26 +207,26 @@ def numeric_id_run() -> Run:
     t = _T0 + pd.Timedelta(days=1)
     orders = pd.DataFrame(
         [
-            _order("O-1", BTC, "SELL", "MARKET", "3", None, "100", _t(0, 5, base=t), _t(2, base=t)),
-            _order("O-2", BTC, "BUY", "LIMIT", "3", "104", "103.5", _t(3600, base=t), _t(3700, base=t)),
+            order_row("O-1", BTC, "SELL", "MARKET", "3", None, "100", _t(0, 5, base=t), _t(2, base=t)),
+            order_row("O-2", BTC, "BUY", "LIMIT", "3", "104", "103.5", _t(3600, base=t), _t(3700, base=t)),
         ]
     )
     fills = pd.DataFrame(
         [
-            _fill("T-1", "O-1", "P-1", BTC, "SELL", "1", "101", "0.3", "USDT", "TAKER", _t(1, 1, base=t)),
-            _fill("T-2", "O-1", "P-1", BTC, "SELL", "2", "99.5", "0.00002", "BTC", "TAKER", _t(2, base=t)),
-            _fill("T-3", "O-2", "P-1", BTC, "BUY", "3", "103.5", "0.15", "USDT", "MAKER", _t(3700, base=t)),
+            fill_row("T-1", "O-1", "P-1", BTC, "SELL", "1", "101", "0.3", "USDT", "TAKER", _t(1, 1, base=t)),
+            fill_row("T-2", "O-1", "P-1", BTC, "SELL", "2", "99.5", "0.00002", "BTC", "TAKER", _t(2, base=t)),
+            fill_row("T-3", "O-2", "P-1", BTC, "BUY", "3", "103.5", "0.15", "USDT", "MAKER", _t(3700, base=t)),
         ]
     )
     positions = pd.DataFrame(
         [
-            _position("P-1", BTC, "O-1", "O-2", "SELL", "0", "3", "100", "103.5", "-10.95", "USDT",
-                      _t(1, 1, base=t), _t(3700, base=t)),  # fmt: skip
-            _position("P-2", BTC, "O-1", "O-2", "SELL", "0", "3", "100", "103.5", "-0.00002", "BTC",
-                      _t(1, 1, base=t), _t(3700, 3, base=t)),  # fmt: skip
+            position_row("P-1", BTC, "O-1", "O-2", "SELL", "0", "3", "100", "103.5", "-10.95",
+                         _t(1, 1, base=t), _t(3700, base=t)),  # fmt: skip
+            position_row("P-2", BTC, "O-1", "O-2", "SELL", "0", "3", "100", "103.5", "-0.00002",
+                         _t(1, 1, base=t), _t(3700, 3, base=t), currency="BTC"),  # fmt: skip
         ]
     )
-    equity = _equity([(t, "USDT", "500", "0"), (t + pd.Timedelta(hours=14), "USDT", "488.45", "0")])
+    equity = equity_frame([(t, "USDT", "500", "0"), (t + pd.Timedelta(hours=14), "USDT", "488.45", "0")])
     return Run(NUMERIC_ID, {}, orders, fills, positions, equity)
 
 
@@ -233,12 +240,12 @@ def empty_run() -> Run:
 
 def uncommitted_run() -> Run:
     """Huge amounts, so that any leak of an uncommitted run shows in every figure; its commit is removed."""
-    orders = pd.DataFrame([_order("O-1", BTC, "BUY", "MARKET", "1000", None, "50000", _t(0), _t(1))])
-    fills = pd.DataFrame([_fill("T-1", "O-1", "P-1", BTC, "BUY", "1000", "50000", "999", "USDT", "TAKER", _t(1))])
+    orders = pd.DataFrame([order_row("O-1", BTC, "BUY", "MARKET", "1000", None, "50000", _t(0), _t(1))])
+    fills = pd.DataFrame([fill_row("T-1", "O-1", "P-1", BTC, "BUY", "1000", "50000", "999", "USDT", "TAKER", _t(1))])
     positions = pd.DataFrame(
-        [_position("P-1", BTC, "O-1", None, "BUY", "1000", "1000", "50000", None, "1000000", "USDT", _t(1), None)]
+        [position_row("P-1", BTC, "O-1", None, "BUY", "1000", "1000", "50000", None, "1000000", _t(1), None)]
     )
-    equity = _equity([(_t(0), "USDT", "9000000", "0"), (_t(86400), "USDT", "1", "0")])
+    equity = equity_frame([(_t(0), "USDT", "9000000", "0"), (_t(86400), "USDT", "1", "0")])
     return Run(UNCOMMITTED, {}, orders, fills, positions, equity)
 
 
@@ -271,11 +278,12 @@ SMOKE_CASES: dict[str, list[dict[str, Any]]] = {
 
 def smoke_cases() -> list[tuple[str, Query, dict[str, Any]]]:
     """(label, query, params) for every shipped query; a shipped query without cases is an error."""
-    missing = sorted(set(shipped_queries()) - set(SMOKE_CASES))
+    shipped = shipped_queries()
+    missing = sorted(set(shipped) - set(SMOKE_CASES))
     if missing:
         raise SmokeError(f"no bq-smoke parameters for shipped queries {', '.join(missing)} (add them to SMOKE_CASES)")
     cases = []
-    for name in shipped_queries():
+    for name in shipped:
         query = load_query(name)
         for i, params in enumerate(SMOKE_CASES[name]):
             cases.append((name if len(SMOKE_CASES[name]) == 1 else f"{name}#{i + 1}", query, params))
@@ -305,8 +313,6 @@ def write_legacy_commit(store, run_id: str) -> None:
     Readers must take the missing data_file as part-00000.parquet and the missing
     table_versions as version 1 of every table (DuckDB and BigQuery alike).
     """
-    import pyarrow.parquet as pq
-
     from lake.write.encode import PARQUET_CONTENT_TYPE, parquet_bytes
     from schemas import evolution
 
@@ -479,10 +485,8 @@ def bigquery_text(query: Query, *, dataset: str, project: str) -> str:
     sent as written. The result is parsed back and every table checked.
     """
     from sqlglot import exp
-    from sqlglot.tokens import TokenType
     from sqlglot.dialects.bigquery import BigQuery
-
-    from lake.catalog.translate import parse_bigquery
+    from sqlglot.tokens import TokenType
 
     ddl.check_project(project)
     ddl.check_dataset(dataset)
@@ -501,9 +505,9 @@ def bigquery_text(query: Query, *, dataset: str, project: str) -> str:
     for start, end, replacement in reversed(edits):
         text = text[:start] + replacement + text[end:]
     for stmt in parse_bigquery(text, query.name):
+        cte_names = {c.alias for c in stmt.find_all(exp.CTE)}
         for table in stmt.find_all(exp.Table):
             if table.name and not (table.catalog == project and table.db == dataset):
-                cte_names = {c.alias for c in stmt.find_all(exp.CTE)}
                 if table.name in cte_names and not table.db:
                     continue
                 raise SmokeError(f"{query.name}: table {table.sql(dialect='bigquery')} is not in {project}.{dataset}")
@@ -560,11 +564,10 @@ def run_smoke(
 ) -> SmokeReport:
     """Write, register, query both engines, compare, clean up. `lake_root` is the scratch prefix itself."""
     from google.api_core import exceptions as gexc
+    from google.cloud import bigquery
 
     from lake.catalog import bigquery as bq
-    from lake.catalog.engine import open_engine, run_query
-
-    from google.cloud import bigquery
+    from lake.catalog.engine import open_engine
 
     say = echo or (lambda _msg: None)
     report = SmokeReport(lake_root, client.project, ddl.check_dataset(dataset))
@@ -575,7 +578,6 @@ def run_smoke(
         dataset_existed = False
     except gexc.GoogleAPICallError as exc:
         raise SmokeError(f"cannot read dataset {client.project}.{dataset}: {exc}") from exc
-    registered = [s.name for s in bq.statements(dataset=dataset)]
     try:
         say(f"writing the smoke runs under {lake_root}")
         write_smoke_lake(lake_root, runs)
@@ -586,37 +588,42 @@ def run_smoke(
         try:
             for label, query, params in smoke_cases():
                 say(f"running {label}")
-                comparison = Comparison(label, query.name)
-                try:
-                    duck = answer_from_arrow(run_query(con, query, params))
-                except QueryError as exc:
-                    comparison.problems.append(f"DuckDB: {exc}")
-                    report.comparisons.append(comparison)
-                    continue
-                try:
-                    big = run_on_bigquery(client, query, params, dataset=dataset, location=location)
-                except gexc.GoogleAPICallError as exc:
-                    comparison.problems.append(f"BigQuery: {exc}")
-                    report.comparisons.append(comparison)
-                    continue
-                report.comparisons.append(compare_answers(label, query.name, big, duck))
+                report.comparisons.append(_run_case(client, con, label, query, params, dataset=dataset, location=location))
         finally:
             con.close()
     finally:
         if keep:
             report.cleanup.append(f"kept {client.project}.{dataset} and {lake_root} (--keep)")
         else:
-            report.cleanup += _clean_up(client, dataset, not dataset_existed, registered, lake_root)
+            report.cleanup += _clean_up(client, dataset, not dataset_existed, lake_root)
         for line in report.cleanup:
             say(line)
     return report
 
 
-def _clean_up(client, dataset: str, created_dataset: bool, registered: list[str], lake_root: str) -> list[str]:
+def _run_case(client, con, label: str, query: Query, params, *, dataset: str, location: str | None) -> Comparison:
+    """One case on DuckDB, then on BigQuery, compared; an engine's failure is the case's problem."""
+    from google.api_core import exceptions as gexc
+
+    from lake.catalog.engine import run_query
+
+    try:
+        duck = answer_from_arrow(run_query(con, query, params))
+    except QueryError as exc:
+        return Comparison(label, query.name, problems=[f"DuckDB: {exc}"])
+    try:
+        big = run_on_bigquery(client, query, params, dataset=dataset, location=location)
+    except gexc.GoogleAPICallError as exc:
+        return Comparison(label, query.name, problems=[f"BigQuery: {exc}"])
+    return compare_answers(label, query.name, big, duck)
+
+
+def _clean_up(client, dataset: str, created_dataset: bool, lake_root: str) -> list[str]:
     """Remove what the smoke test made; every failure is reported, none stops the rest."""
     from google.cloud import bigquery
 
     from lake.stores import open_store
+    from schemas import TABLES
 
     done: list[str] = []
     ds_ref = bigquery.DatasetReference(client.project, dataset)
@@ -624,11 +631,11 @@ def _clean_up(client, dataset: str, created_dataset: bool, registered: list[str]
         if created_dataset:
             client.delete_dataset(ds_ref, delete_contents=True, not_found_ok=True)
             done.append(f"deleted dataset {client.project}.{dataset}")
-        else:  # views first: they read the external tables
-            for name in sorted(registered, key=lambda n: n.startswith(ddl.external_table_name(""))):
+        else:  # what register made: the views first (they read the external tables), then the tables
+            registered = [ddl.view_name(t) for t in TABLES] + [ddl.external_table_name(t) for t in TABLES]
+            for name in registered:
                 client.delete_table(ds_ref.table(name), not_found_ok=True)
-            if registered:
-                done.append(f"deleted {len(registered)} tables and views from {client.project}.{dataset} (the dataset existed before)")
+            done.append(f"deleted {len(registered)} tables and views from {client.project}.{dataset} (the dataset existed before)")
     except Exception as exc:  # report and go on to the objects
         done.append(f"could not delete from {client.project}.{dataset}: {exc}")
     try:

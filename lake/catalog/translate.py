@@ -258,27 +258,21 @@ def _bind(stmt: exp.Expression, bound: Mapping[str, tuple[Any, str]], name: str)
 
 
 def _duckdb_types(stmt: exp.Expression) -> exp.Expression:
-    """BigQuery NUMERIC is DECIMAL(38, 9); DuckDB's bare DECIMAL would be DECIMAL(18, 3)."""
+    """BigQuery's types in DuckDB, in one pass over the statement.
+
+    NUMERIC is DECIMAL(38, 9) (DuckDB's bare DECIMAL would be DECIMAL(18, 3)); COUNTIF is
+    INT64 (DuckDB's COUNT_IF is a HUGEINT): cast back to BIGINT, around the window if any
+    (a replaced node's children are not visited, so a windowed COUNTIF is cast once).
+    """
 
     def fix(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.DECIMAL and not node.expressions:
             return exp.DataType.build("DECIMAL(38, 9)")
+        if isinstance(node, exp.Window) and isinstance(node.this, exp.CountIf) or isinstance(node, exp.CountIf):
+            return exp.cast(node, exp.DataType.build("BIGINT"))
         return node
 
     return stmt.transform(fix)
-
-
-def _bigquery_result_types(stmt: exp.Expression) -> exp.Expression:
-    """COUNTIF is INT64 in BigQuery; DuckDB's COUNT_IF is a HUGEINT: cast it back (around the window, if any)."""
-
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Window) and isinstance(node.this, exp.CountIf):
-            return exp.cast(node, exp.DataType.build("BIGINT"))
-        if isinstance(node, exp.CountIf) and not isinstance(node.parent, exp.Window):
-            return exp.cast(node, exp.DataType.build("BIGINT"))
-        return node
-
-    return stmt.transform(fix, copy=False)
 
 
 def to_duckdb(query: Query | str, params: Mapping[str, Any] | None = None) -> list[str]:
@@ -288,7 +282,7 @@ def to_duckdb(query: Query | str, params: Mapping[str, Any] | None = None) -> li
     bound = resolve_params(query, params)
     out = []
     for stmt in parse_bigquery(query.text, query.name):
-        stmt = _bigquery_result_types(_duckdb_types(_bind(stmt, bound, query.name)))
+        stmt = _duckdb_types(_bind(stmt, bound, query.name))
         if isinstance(stmt, exp.Create):
             stmt.set("properties", None)  # BigQuery OPTIONS(description, labels): no DuckDB equivalent
         try:

@@ -352,20 +352,16 @@ def googlesql_catalog(project: str, dataset: str):
     import zetasql.types as zt
     from zetasql.api.builders import CatalogBuilder, TableBuilder
 
-    from lake.catalog.ddl import external_table_name, view_name
-    from schemas import TABLES
+    from lake.catalog.ddl import DATASET
+    from lake.catalog.translate import contract_schema
 
     language = zt.LanguageOptions.maximum_features()
     builder = CatalogBuilder("bigquery")
-    for name, table in TABLES.items():
-        for obj, extra in ((view_name(name), ()), (external_table_name(name), (("_FILE_NAME", "STRING"),))):
-            tb = TableBuilder(f"{project}.{dataset}.{obj}")
-            for col in table.physical_columns:
-                tb.add_column(col.name, getattr(zt.TypeKind, _KINDS[col.kind.bigquery]))
-            tb.add_column("run_id", zt.TypeKind.TYPE_STRING)
-            for extra_name, extra_type in extra:
-                tb.add_column(extra_name, getattr(zt.TypeKind, _KINDS[extra_type]))
-            builder.add_table(tb.build())
+    for obj, columns in contract_schema()[DATASET].items():  # the schema sqlglot types the NUMERIC check with
+        tb = TableBuilder(f"{project}.{dataset}.{obj}")
+        for name, bq_type in columns.items():
+            tb.add_column(name, getattr(zt.TypeKind, _KINDS[bq_type]))
+        builder.add_table(tb.build())
     builder = builder.with_builtin_functions(zt.ZetaSQLBuiltinFunctionOptions(language_options=language))
     return builder.build(), language
 
