@@ -294,3 +294,16 @@ def test_parameters_are_checked_and_bound_as_values(con):
         run_query(con, "-- q\n-- Parameters:\n--   @n INT64 n\nSELECT @n", {"n": "x"})
     with pytest.raises(QueryError, match=r"@m is used but not declared"):
         run_query(con, "-- q\nSELECT @m", {})
+
+
+def test_array_parameters_bind_as_constants_that_prune(con):
+    """`run_id IN UNNEST(@run_ids)` becomes a literal list (FALSE when empty), not a per-row CASE over the array."""
+    from lake.catalog.translate import load_query, to_duckdb
+
+    some = to_duckdb(load_query("leaderboard"), {"run_ids": ["alpha", "0042"]})[-1]
+    assert "f.run_id IN ('alpha', '0042')" in some and "ARRAY_CONTAINS" not in some
+    empty = to_duckdb(load_query("leaderboard"), {"run_ids": []})[-1]
+    assert "WHERE 0 = 0 OR FALSE" in empty and "ARRAY_CONTAINS" not in empty
+    # and the answers are those of the runs named
+    assert {r["run_id"] for r in run_query(con, "leaderboard", {"run_ids": ["0042"]}).to_pylist()} == {"0042"}
+    assert run_query(con, "holding_time", {"run_ids": ["nope"]}).num_rows == 0

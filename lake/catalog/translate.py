@@ -245,13 +245,32 @@ def parameters_used(text: str, name: str = "<sql>") -> set[str]:
 
 
 def _bind(stmt: exp.Expression, bound: Mapping[str, tuple[Any, str]], name: str) -> exp.Expression:
-    def replace(node: exp.Expression) -> exp.Expression:
+    """Parameters as literals. An array parameter's `x IN UNNEST(@p)` becomes `x IN (v1, v2, ...)` (FALSE when
+    empty) and `ARRAY_LENGTH(@p)` its length: constants DuckDB folds and pushes into the scan (pruning a run_id
+    filter to those runs' files), where the generic translation evaluates a CASE over the array on every row."""
+
+    def value_of(node: exp.Expression) -> tuple[Any, str]:
+        pname = node.name
+        if pname not in bound:
+            raise QueryError(f"{name}: @{pname} is used but not declared in the query's header comment")
+        return bound[pname]
+
+    def array(node: exp.Expression | None) -> list | None:
         if isinstance(node, exp.Parameter):
-            pname = node.name
-            if pname not in bound:
-                raise QueryError(f"{name}: @{pname} is used but not declared in the query's header comment")
-            value, bq_type = bound[pname]
-            return _literal(value, bq_type)
+            value, bq_type = value_of(node)
+            if bq_type.startswith("ARRAY<") and value is not None:
+                return [_literal(v, bq_type[len("ARRAY<") : -1]) for v in value]
+        return None
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.In) and isinstance(node.args.get("unnest"), exp.Unnest):
+            items = array(node.args["unnest"].expressions[0] if node.args["unnest"].expressions else None)
+            if items is not None:
+                return exp.In(this=node.this.transform(replace), expressions=items) if items else exp.false()
+        if isinstance(node, exp.ArraySize) and (items := array(node.this)) is not None:
+            return exp.Literal.number(len(items))
+        if isinstance(node, exp.Parameter):
+            return _literal(*value_of(node))
         return node
 
     return stmt.transform(replace)
