@@ -16,6 +16,7 @@ import pyarrow as pa
 
 DECIMAL_PRECISION = 38
 DECIMAL_SCALE = 9
+WIDE_DECIMAL = pa.decimal256(76, DECIMAL_SCALE)  # holds any sum of decimal128(38, 9) values exactly
 
 
 class Kind(enum.Enum):
@@ -123,10 +124,17 @@ def references(name: str, column: str, parent: str, parent_column: str, descript
         # Fast path on 64-bit hashes (a dangling reference slips through only if its hash collides with
         # an existing key's: odds ~1e-13 per million rows); the exact comparison only when it fails.
         if values.drop_nulls().hash(seed=0).is_in(keys.hash(seed=0).implode()).all():
-            return pa.nulls(len(values), pa.bool_()).fill_null(True)
+            return pa.nulls(len(values), pa.bool_())  # null: valid
         return (values.is_in(keys.implode()) | values.is_null()).to_arrow()
 
     return RowCheck(name, (column, f"{parent}.{parent_column}"), expr, description, reads=(parent,))
+
+
+def exact_sums(keys: pa.ChunkedArray, amounts: pa.ChunkedArray) -> pa.Table:
+    """The sum of `amounts` (decimals) per distinct key: columns `key` and `amount_sum` (null where every
+    amount of the key is null), summed in WIDE_DECIMAL, so exact and never overflowing."""
+    wide = pa.table({"key": keys, "amount": amounts.cast(WIDE_DECIMAL)})
+    return wide.group_by("key").aggregate([("amount", "sum")])
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,15 @@ def _instrument_matches_order(fills: pa.Table, tables: dict[str, pa.Table]) -> p
     Fast path: every fill's (client_order_id, instrument_id) pair, as a 64-bit hash, is among the orders'
     pairs; the exact join only when one is not.
     """
-    pair = pl.struct("client_order_id", "instrument_id").hash(seed=0)
-    fill_pairs = pl.from_arrow(fills.select(["client_order_id", "instrument_id"])).select(pair).to_series()
-    order_pairs = pl.from_arrow(tables["orders"].select(["client_order_id", "instrument_id"])).select(pair).to_series()
-    if fill_pairs.is_in(order_pairs.implode()).all():
+    columns = ["client_order_id", "instrument_id"]
+    fill_pairs, order_pairs = (pl.from_arrow(t.select(columns)) for t in (fills, tables["orders"]))
+    pair = pl.struct(*columns).hash(seed=0)
+    if fill_pairs.select(pair).to_series().is_in(order_pairs.select(pair).to_series().implode()).all():
         return pa.nulls(fills.num_rows, pa.bool_())
-    orders = pl.from_arrow(tables["orders"].select(["client_order_id", "instrument_id"]))
-    orders = orders.unique("client_order_id", keep="first").rename({"instrument_id": "order_instrument_id"})
-    joined = (
-        pl.from_arrow(fills.select(["client_order_id", "instrument_id"]))
-        .with_row_index("row")
-        .join(orders, on="client_order_id", how="left")
-        .sort("row")
-    )
+    orders = order_pairs.unique("client_order_id", keep="first").rename({"instrument_id": "order_instrument_id"})
+    joined = fill_pairs.with_row_index("row").join(orders, on="client_order_id", how="left").sort("row")
     return joined.select(pl.col("instrument_id") == pl.col("order_instrument_id")).to_series().to_arrow()
+
 
 FILLS = Table(
     name="fills",

@@ -3,10 +3,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.contract import DECIMAL_SCALE, Column, Kind, RowCheck, Table, not_blank
+from schemas.contract import WIDE_DECIMAL, Column, Kind, RowCheck, Table, exact_sums, not_blank
 from schemas.enums import ORDER_SIDE, ORDER_STATUS, ORDER_TYPE, TIME_IN_FORCE
-
-_WIDE = pa.decimal256(76, DECIMAL_SCALE)  # room for any sum of decimal128(38, 9) values: exact, no overflow
 
 
 def _checksum(ids: pa.ChunkedArray, amounts: pa.ChunkedArray) -> int:
@@ -36,16 +34,14 @@ def _filled_qty_equals_fills(orders: pa.Table, tables: dict[str, pa.Table]) -> p
     if not any(c.null_count for c in columns):
         if _checksum(columns[0], columns[1]) == _checksum(columns[2], columns[3]):
             return pa.nulls(orders.num_rows, pa.bool_())
-    sums = pa.table(
-        {"client_order_id": fills.column("client_order_id"), "last_qty": fills.column("last_qty").cast(_WIDE)}
-    ).group_by("client_order_id").aggregate([("last_qty", "sum")])
+    sums = exact_sums(fills.column("client_order_id"), fills.column("last_qty"))
     rows = pa.table({
-        "client_order_id": orders.column("client_order_id"),
-        "filled_qty": orders.column("filled_qty").cast(_WIDE),
+        "key": orders.column("client_order_id"),
+        "filled_qty": orders.column("filled_qty").cast(WIDE_DECIMAL),
         "row": pa.array(range(orders.num_rows), pa.int64()),
     })
-    joined = rows.join(sums, "client_order_id", join_type="left outer").sort_by("row")
-    return pc.equal(joined.column("filled_qty"), joined.column("last_qty_sum")).combine_chunks()
+    joined = rows.join(sums, "key", join_type="left outer").sort_by("row")
+    return pc.equal(joined.column("filled_qty"), joined.column("amount_sum")).combine_chunks()
 
 
 ORDERS = Table(

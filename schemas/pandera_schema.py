@@ -19,7 +19,7 @@ _PANDERA_ENV = ("PYARROW_IGNORE_TIMEZONE", "SPARK_LOCAL_IP")
 _before = {name: os.environ.get(name) for name in _PANDERA_ENV}
 try:
     import pandera.polars as pap
-    from pandera.errors import SchemaError, SchemaErrors
+    from pandera.errors import SchemaError, SchemaErrors  # noqa: F401  (lake.write.checks imports them from here)
 finally:
     for _name, _value in _before.items():
         if _value is None:
@@ -67,7 +67,10 @@ def _unique(column: str) -> pap.Check:
     return pap.Check(holds, name="unique")
 
 
-def build_pandera_schema(table: Table) -> pap.DataFrameSchema:
+@functools.lru_cache(maxsize=None)
+def pandera_schema(table: Table) -> pap.DataFrameSchema:
+    """The table's Pandera schema, derived from the contract once per table (the row checks that read
+    other tables run in lake/write/checks.py instead)."""
     columns = {}
     for col in table.physical_columns:
         checks = []
@@ -98,9 +101,3 @@ def build_pandera_schema(table: Table) -> pap.DataFrameSchema:
         ordered=True,
         name=table.name,
     )
-
-
-@functools.lru_cache(maxsize=None)
-def pandera_schema(table: Table) -> pap.DataFrameSchema:
-    """The table's Pandera schema, built once per table (derived only from the contract)."""
-    return build_pandera_schema(table)

@@ -3,15 +3,21 @@
 The bad runs live in tests/support/bad_inputs.py, shared with check_run's agreement test (tests/test_check.py).
 """
 
-from decimal import Decimal
-
-import pandas as pd
 import pytest
 
 import lake
 from lake.errors import InvalidRunIdError, LakeError, ValidationError
 from tests.conftest import files_under
-from tests.support.bad_inputs import DOCUMENT_CASES, TABLE_CASES, document_case_run, pandas_tables, set_cell, table_case_run
+from tests.support.bad_inputs import (
+    DOCUMENT_CASES,
+    TABLE_CASES,
+    column_twice_run,
+    document_case_run,
+    many_run,
+    pandas_tables,
+    table_case_run,
+    wrong_kind_run,
+)
 
 
 @pytest.mark.parametrize("table, mutate, expected", TABLE_CASES)
@@ -28,12 +34,8 @@ def test_bad_table_is_rejected_before_a_byte_is_written(tmp_path, table, mutate,
 
 
 def test_all_failures_of_all_tables_come_in_one_error(tmp_path):
-    tables, summary = pandas_tables()
-    set_cell(tables["orders"], "order_side", 0, "HOLD")
-    tables["fills"].drop(columns=["commission"], inplace=True)
-    set_cell(tables["positions"], "peak_qty", 0, Decimal(0))
     with pytest.raises(ValidationError) as err:
-        lake.write_run(lake.Run("many", summary, **tables), tmp_path / "dest")
+        lake.write_run(many_run("many"), tmp_path / "dest")
     assert {(f.table, f.column) for f in err.value.failures} >= {
         ("orders", "order_side"), ("fills", "commission"), ("positions", "peak_qty")
     }
@@ -41,10 +43,8 @@ def test_all_failures_of_all_tables_come_in_one_error(tmp_path):
 
 
 def test_a_table_of_the_wrong_kind(tmp_path):
-    tables, summary = pandas_tables()
-    tables["fills"] = [{"trade_id": "T-1"}]
     with pytest.raises(ValidationError, match=r"fills \[type\].*got list"):
-        lake.write_run(lake.Run("kind", summary, **tables), tmp_path / "dest")
+        lake.write_run(wrong_kind_run("kind"), tmp_path / "dest")
     assert files_under(tmp_path / "dest") == []
 
 
@@ -109,9 +109,6 @@ def test_text_that_is_not_utf8(tmp_path):
 
 
 def test_a_column_given_twice(tmp_path):
-    tables, summary = pandas_tables()
-    fills = tables["fills"]
-    tables["fills"] = pd.concat([fills, fills[["trade_id"]]], axis=1)
     with pytest.raises(ValidationError, match=r"fills.trade_id \[duplicate_column\]: columns appear more than once: \['trade_id'\]"):
-        lake.write_run(lake.Run("dup-col", summary, **tables), tmp_path / "dest")
+        lake.write_run(column_twice_run("dup-col"), tmp_path / "dest")
     assert files_under(tmp_path / "dest") == []

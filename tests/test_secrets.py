@@ -23,7 +23,9 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 import lake
+from lake import layout
 from lake.synthetic import synthetic_run
+from lake.write import plan_run
 from lake.write.redact import REDACTED, is_secret_key, redact, redact_text
 
 # -- the secrets (each distinctive, so a hit is never an accident) ----------------------------------
@@ -216,6 +218,12 @@ def test_no_planted_secret_reaches_any_written_byte(tmp_path, log_encoding):
     lake.write_run(planted_run("secrets", log_encoding), dest)
     assert leaks(dest) == []
     assert len(SECRETS) == 34
+    # ... and not because a document went missing: each is written, in its encoding, with the rest kept
+    log = (dest / layout.log_key("secrets")).read_bytes().decode(log_encoding or "utf-8")
+    assert "connecting to postgresql://u:***@db/x" in log and log.count('{"level":"INFO"') == len(SECRETS)
+    summary = json.loads((dest / layout.summary_key("secrets")).read_text())
+    assert summary["note"].startswith("connected with ***") and summary["api_token"] == REDACTED
+    assert json.loads((dest / layout.config_key("secrets")).read_text())["strategy"]["fast_ema"] == 10
 
 
 def test_redaction_keeps_everything_else(tmp_path):
@@ -244,6 +252,13 @@ def test_short_secret_is_redacted_in_json_but_not_scrubbed_from_words():
     report = lake.check_run(lake.Run("short", {**synthetic_run("short", 5, 1).summary, "pwd": "ab"},
                                      *synthetic_run("short", 5, 1).tables().values(), log="ab and abc stay"))
     assert report.ok
+    base = synthetic_run("short", 5, 1)
+    plan = plan_run(lake.Run("short", {**base.summary, "pwd": "ab", "note": "ab and abc stay"}, *base.tables().values(),
+                             log="ab and abc stay"))
+    summary = json.loads(plan.summary.data)
+    assert summary["pwd"] == REDACTED and summary["note"] == "ab and abc stay"
+    (log,) = [b.data for b in plan.data if layout.log_key("short") in b.keys]
+    assert log == b"ab and abc stay"
 
 
 @pytest.mark.parametrize(
@@ -291,3 +306,12 @@ def test_a_mapping_proxy_and_a_frozen_dataclass_are_walked_too(tmp_path):
                             log="proxy-secret-1234 frozen-token-5678"), tmp_path / "lake")
     for data in written_texts(tmp_path / "lake").values():
         assert b"proxy-secret-1234" not in data and b"frozen-token-5678" not in data
+
+
+def test_a_text_log_is_searched_as_text_whatever_its_utf8_bytes_look_like():
+    """A str log full of NULs encodes to bytes that look like UTF-16: it is still read as the text it is."""
+    base = synthetic_run("nul", 5, 1)
+    log = "\x00a" * 200 + "connect postgresql://u:nul-secret-5531@db/x\n"
+    plan = plan_run(lake.Run("nul", base.summary, *base.tables().values(), log=log))
+    (data,) = [b.data for b in plan.data if layout.log_key("nul") in b.keys]
+    assert data == log.replace("nul-secret-5531", REDACTED).encode("utf-8")

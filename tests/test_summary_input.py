@@ -155,6 +155,7 @@ def test_nautilus_statistics_of_any_scalar_type_are_kept(tmp_path):
     lake.write_run(run, tmp_path / "dest")
     row = read_runs_row(tmp_path / "dest", run.run_id)
     assert row["sharpe_ratio"] == 1.5 and json.loads(row["summary_json"])["stats_returns"]["Long Ratio"] == "0.55"
+    assert row["win_rate"] == 0.5 and json.loads(row["summary_json"])["stats_pnls"]["USDT"]["Custom"] == "x"
 
 
 def read_runs_row(dest: Path, run_id: str) -> dict:

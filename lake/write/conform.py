@@ -3,7 +3,7 @@
 Conversion never loses information silently: a decimal that needs more than 9
 decimals, a naive timestamp, a NaN where a number is required or a column of
 the wrong type becomes a Failure naming table, column and rows. Value checks
-(keys, ranges, domains) are Pandera's job, in validate.py.
+(keys, ranges, domains) are Pandera's job, in checks.py.
 """
 
 from __future__ import annotations
@@ -15,21 +15,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lake.errors import Failure
-from schemas.contract import DECIMAL_SCALE, Column, Kind, Table
+from schemas.contract import DECIMAL_PRECISION, DECIMAL_SCALE, Column, Kind, Table
 
 MAX_EXAMPLES = 3
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US = dt.timedelta(microseconds=1)
-# Timestamps must fit BigQuery's TIMESTAMP (0001-01-01 .. 9999-12-31 23:59:59.999999 UTC) and, for event
-# times with an exact `_ns` companion, INT64 nanoseconds (1677-09-21T00:12:43.145224192Z ..
-# 2262-04-11T23:47:16.854775807Z), the narrower of the two. Bounds as UTC nanoseconds since the epoch:
-_BIGQUERY_NS = (
-    (dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH) // _US * 1000,
-    (dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc) - _EPOCH) // _US * 1000 + 999,
+# Every time the lake writes must fit BigQuery's TIMESTAMP (also Python's datetime range): the tables' here,
+# the summary's in runs_row.py. As UTC microseconds since the epoch:
+TIMESTAMP_US = (
+    (dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH) // _US,
+    (dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc) - _EPOCH) // _US,
 )
+TIMESTAMP_RANGE = "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z"
+# The same as UTC nanoseconds; event times with an exact `_ns` companion must also fit INT64 nanoseconds,
+# the narrower of the two:
+_BIGQUERY_NS = (TIMESTAMP_US[0] * 1000, TIMESTAMP_US[1] * 1000 + 999)
 _INT64_NS = (-(2**63), 2**63 - 1)
-_BIGQUERY_RANGE = "0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z"
 _INT64_NS_RANGE = "1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z"
 
 
@@ -262,7 +264,7 @@ def _fits(value) -> bool:
     if not d.is_finite():
         return False
     exponent = d.normalize().as_tuple().exponent
-    return exponent >= -DECIMAL_SCALE and abs(d) < Decimal(10) ** (38 - DECIMAL_SCALE)
+    return exponent >= -DECIMAL_SCALE and abs(d) < Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
 
 
 def _timestamps(table: Table, col: Column, arr: pa.Array, failures: list[Failure]):
@@ -286,9 +288,9 @@ def _timestamps(table: Table, col: Column, arr: pa.Array, failures: list[Failure
     if pc.any(outside).as_py():
         if col.exact_ns:
             message = (f"outside {_INT64_NS_RANGE}, the range of its exact-nanosecond companion {col.ns_name} "
-                       f"(INT64; BigQuery's TIMESTAMP alone would allow {_BIGQUERY_RANGE})")
+                       f"(INT64; BigQuery's TIMESTAMP alone would allow {TIMESTAMP_RANGE})")
         else:
-            message = f"outside BigQuery's TIMESTAMP range {_BIGQUERY_RANGE}"
+            message = f"outside BigQuery's TIMESTAMP range {TIMESTAMP_RANGE}"
         idx = pc.indices_nonzero(pc.fill_null(outside, False))
         rows = [(int(i), _shown_time(values[int(i)].as_py(), t.unit)) for i in idx[:MAX_EXAMPLES].to_pylist()]
         failures.append(Failure(table.name, col.name, "timestamp_range", message, rows, len(idx)))

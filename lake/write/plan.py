@@ -26,7 +26,7 @@ from lake.run import Run, RunId
 from lake.write.checks import conform_run, submit_checks
 from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE, json_bytes, parquet_bytes, to_jsonable
 from lake.write.redact import redact, redact_log, scrub_bytes, scrub_value, scrubbable
-from lake.write.runs_row import RunSummary, build_runs_row, parse_summary, row_failures
+from lake.write.runs_row import RunSummary, build_runs_row, parse_summary, row_failures, run_money
 from schemas import RUN_TABLES, RUNS
 
 
@@ -143,8 +143,10 @@ def plan_run(run: Run) -> Plan:
             for n in RUN_TABLES
         ]
 
+    money = run_money(tables)  # once for every build of the row (a rerun or overwrite builds it again)
+
     def build_row(created_at: dt.datetime, data_file: str) -> Blob:
-        row = build_runs_row(summary, tables, created_at, data_file=data_file, table_versions=_table_versions())
+        row = build_runs_row(summary, tables, created_at, money=money, data_file=data_file, table_versions=_table_versions())
         return Blob((layout.commit_key(run.run_id),), parquet_bytes(row, RUNS, run.run_id), PARQUET_CONTENT_TYPE, 1)
 
     # No failures: _runs_row_failures has built the runs row from these very tables and summary,
@@ -162,10 +164,11 @@ def _runs_row_failures(summary: RunSummary, tables: dict[str, pa.Table]) -> list
     is reported in the same pass as bad tables.
     """
     stand_in = {n: tables[n] if n in tables else t.arrow_schema.empty_table() for n, t in RUN_TABLES.items()}
-    failures = row_failures(stand_in)
+    money = run_money(stand_in)  # summed once for both (a pass over fills and positions)
+    failures = row_failures(money)
     if not failures:
         try:
-            build_runs_row(summary, stand_in, dt.datetime.now(dt.timezone.utc))
+            build_runs_row(summary, stand_in, dt.datetime.now(dt.timezone.utc), money=money)
         except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:  # a gap in parse_summary
             failures.append(Failure("runs", None, "runs_row", f"the runs row cannot be built ({type(exc).__name__}: {exc})"))
     return failures
@@ -185,9 +188,7 @@ def _documents(run: Run, failures: list[Failure]) -> tuple[RunSummary | None, li
     secrets: set[str] = set()
     summary = _json_document("summary", run.summary, secrets, failures)
     config = _json_document("config", run.config, secrets, failures) if run.config is not None else None
-    log = _log_bytes(run.log, failures) if run.log is not None else None
-    if log is not None:
-        log = redact_log(log, secrets)
+    log = _log_bytes(run.log, secrets, failures) if run.log is not None else None
     found = scrubbable(secrets)
     blobs = []
     if config is not None:
@@ -220,13 +221,13 @@ def _json_failure(name: str, error: str) -> Failure:
     return Failure(name, column or None, "json", problem or error)
 
 
-def _log_bytes(log, failures: list[Failure]) -> bytes | None:
-    if isinstance(log, bytes):
-        return log
-    if isinstance(log, str):
+def _log_bytes(log, secrets: set[str], failures: list[Failure]) -> bytes | None:
+    """The log's bytes with the passwords it shows redacted (their values added to `secrets`), or None after
+    appending a Failure."""
+    if isinstance(log, (bytes, str)):
         try:
-            return log.encode("utf-8")
-        except UnicodeEncodeError as exc:
+            return redact_log(log, secrets)
+        except UnicodeEncodeError as exc:  # text only
             failures.append(Failure(
                 "log", None, "utf8",
                 f"log text cannot be encoded as UTF-8: a lone surrogate {log[exc.start]!r} at character {exc.start}",

@@ -224,9 +224,13 @@ def _collect(value: Any, found: set[str]) -> None:
 
 
 def scrubbable(secrets: Iterable[str]) -> list[str]:
-    """The secrets worth searching text for (long enough, valid Unicode), longest first."""
+    """What to search text for: each secret worth it (long enough, valid Unicode), longest first, in every
+    form text may show it (raw, and escaped as json.dumps writes it with ensure_ascii on and off)."""
     usable = {s for s in secrets if len(s) >= MIN_SECRET_CHARS and s != REDACTED and _is_unicode(s)}
-    return sorted(usable, key=lambda s: (-len(s), s))
+    forms: dict[str, None] = {}
+    for secret in sorted(usable, key=lambda s: (-len(s), s)):
+        forms.update(dict.fromkeys([secret, json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1]]))
+    return list(forms)
 
 
 def _is_unicode(text: str) -> bool:
@@ -237,18 +241,11 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
-def text_forms(secret: str) -> list[str]:
-    """The secret as text may show it: raw, and escaped as json.dumps writes it (ensure_ascii on and off)."""
-    forms = [secret, json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1]]
-    return list(dict.fromkeys(forms))
-
-
 def scrub_text(text: str, secrets: list[str]) -> str:
-    """Every form of every secret (scrubbable(...) order) replaced by '***'."""
-    for secret in secrets:
-        for form in text_forms(secret):
-            if form in text:
-                text = text.replace(form, REDACTED)
+    """Every form of every secret (`secrets` as scrubbable gives them) replaced by '***'."""
+    for form in secrets:
+        if form in text:
+            text = text.replace(form, REDACTED)
     return text
 
 
@@ -273,14 +270,21 @@ def scrub_value(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def redact_log(data: bytes, found: set[str]) -> bytes:
-    """The log with the passwords it shows itself (URLs, secret `key=value` pairs, Authorization headers)
-    replaced, kept in its encoding (UTF-8, UTF-16 with or without a byte-order mark, else read byte for
-    byte as Latin-1, which any ASCII-compatible encoding survives unchanged); the values removed go to
-    `found`, to be scrubbed everywhere."""
-    bom, text, codec = _decode_log(data)
+def redact_log(log: bytes | str, found: set[str]) -> bytes:
+    """The log's bytes with the passwords it shows itself (URLs, secret `key=value` pairs, Authorization
+    headers) replaced; the values removed go to `found`, to be scrubbed everywhere.
+
+    Text is searched as it is and written as UTF-8 (UnicodeEncodeError, before any search, for text that
+    is not valid Unicode). Bytes keep their encoding: UTF-8, UTF-16 with or without a byte-order mark,
+    else read byte for byte as Latin-1, which any ASCII-compatible encoding survives unchanged.
+    """
+    if isinstance(log, str):
+        data = log.encode("utf-8")
+        redacted = redact_text(log, found)
+        return data if redacted is log else redacted.encode("utf-8")
+    bom, text, codec = _decode_log(log)
     redacted = redact_text(text, found)
-    return data if redacted is text else bom + redacted.encode(codec)
+    return log if redacted is text else bom + redacted.encode(codec)
 
 
 _BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -307,15 +311,14 @@ def scrub_bytes(data: bytes, secrets: list[str]) -> bytes:
     """A log's bytes with every secret replaced, as UTF-8 (raw and JSON-escaped), UTF-16 LE and BE, and
     (for a secret with non-ASCII letters) Latin-1, the legacy encoding a log may come in."""
     replacements = []
-    for secret in secrets:
-        for form in text_forms(secret):
-            for codec in ("utf-8", "utf-16-le", "utf-16-be", "latin-1"):
-                if codec == "latin-1" and form.isascii():
-                    continue  # the same bytes as UTF-8
-                try:
-                    replacements.append((form.encode(codec), REDACTED.encode(codec)))
-                except UnicodeEncodeError:
-                    continue
+    for form in secrets:
+        for codec in ("utf-8", "utf-16-le", "utf-16-be", "latin-1"):
+            if codec == "latin-1" and form.isascii():
+                continue  # the same bytes as UTF-8
+            try:
+                replacements.append((form.encode(codec), REDACTED.encode(codec)))
+            except UnicodeEncodeError:
+                continue
     for old, new in replacements:
         if old in data:
             data = data.replace(old, new)

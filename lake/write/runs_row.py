@@ -26,8 +26,9 @@ import pyarrow.compute as pc
 
 from lake.errors import Failure
 from lake.version import __version__
+from lake.write.conform import TIMESTAMP_RANGE, TIMESTAMP_US
 from schemas import RUNS
-from schemas.contract import DECIMAL_PRECISION, DECIMAL_SCALE, Kind
+from schemas.contract import DECIMAL_PRECISION, DECIMAL_SCALE, Kind, exact_sums
 
 WRITER_VERSION = __version__
 
@@ -45,9 +46,6 @@ _TIME_FIELDS = ("backtest_start", "backtest_end", "run_started", "run_finished")
 _ID_LIST_FIELDS = ("strategy_ids", "instrument_ids", "venues")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US = dt.timedelta(microseconds=1)
-# BigQuery TIMESTAMP's range (also Python's datetime range), as UTC microseconds since the epoch.
-MIN_US = (dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc) - _EPOCH) // _US
-MAX_US = (dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc) - _EPOCH) // _US
 _NUMERIC_LIMIT = Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
 
 
@@ -128,11 +126,9 @@ def _time(value: Any, name: str, fail) -> int | None:
     if not isinstance(value, dt.datetime):
         fail(name, f"expected an ISO 8601 date-time string, got {_shown(value)}")
         return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=dt.timezone.utc)  # no offset: UTC, as NautilusTrader reads it
-    micros = (value - _EPOCH) // _US  # exact integer arithmetic: the offset is applied, nothing else
-    if not MIN_US <= micros <= MAX_US:
-        fail(name, f"{value.isoformat()} is outside 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z in UTC")
+    micros = _utc_micros(value)
+    if not TIMESTAMP_US[0] <= micros <= TIMESTAMP_US[1]:
+        fail(name, f"{value.isoformat()} is outside {TIMESTAMP_RANGE} in UTC")
         return None
     return micros
 
@@ -204,11 +200,10 @@ def sums_by_currency(data: pa.Table, amount: str, currency: str) -> dict[str, De
     """Exact decimal sums of `amount` grouped by `currency` (summed in decimal256: no overflow)."""
     if data.num_rows == 0:
         return {}
-    wide = pa.table({currency: data.column(currency), amount: data.column(amount).cast(pa.decimal256(76, DECIMAL_SCALE))})
-    grouped = wide.group_by(currency).aggregate([(amount, "sum")])
+    sums = exact_sums(data.column(currency), data.column(amount))
     return {
         cur: (total if total is not None else Decimal(0))
-        for cur, total in zip(grouped.column(currency).to_pylist(), grouped.column(f"{amount}_sum").to_pylist())
+        for cur, total in zip(sums.column("key").to_pylist(), sums.column("amount_sum").to_pylist())
     }
 
 
@@ -222,7 +217,9 @@ def _joined(values) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Money:
+class RunMoney:
+    """The run's exact money totals by currency, summed from its validated tables (run_money)."""
+
     pnl: dict[str, Decimal]
     commission: dict[str, Decimal]
 
@@ -240,16 +237,17 @@ class _Money:
         return self.commission.get(cur, Decimal(0)) if cur and set(self.commission) <= {cur} else None
 
 
-def _money(tables: Mapping[str, pa.Table]) -> _Money:
-    return _Money(
+def run_money(tables: Mapping[str, pa.Table]) -> RunMoney:
+    """The money totals of the runs row: a pass over positions and fills, so computed once per run and
+    handed to row_failures and build_runs_row alike."""
+    return RunMoney(
         sums_by_currency(tables["positions"], "realized_pnl", "currency"),
         sums_by_currency(tables["fills"], "commission", "commission_currency"),
     )
 
 
-def row_failures(tables: Mapping[str, pa.Table]) -> list[Failure]:
+def row_failures(money: RunMoney) -> list[Failure]:
     """What the tables would put in the runs row that it cannot hold: a total beyond NUMERIC(38, 9)."""
-    money = _money(tables)
     failures = []
     for table, column, total in (
         ("positions", "realized_pnl", money.realized_pnl),
@@ -269,13 +267,17 @@ def _utc_micros(value: dt.datetime) -> int:
     return (value - _EPOCH) // _US
 
 
-def build_runs_row(summary: RunSummary, tables: Mapping[str, pa.Table], created_at: dt.datetime, **columns: Any) -> pa.Table:
+def build_runs_row(
+    summary: RunSummary, tables: Mapping[str, pa.Table], created_at: dt.datetime, *, money: RunMoney | None = None,
+    **columns: Any,
+) -> pa.Table:
     """The runs row of a parsed summary and the run's validated tables.
 
-    `columns` gives values of further runs columns by name (nullable columns not given are null).
+    `money` is run_money(tables) when the caller has it already (else summed here). `columns` gives
+    values of further runs columns by name (nullable columns not given are null).
     """
     orders, fills, positions, equity = (tables[n] for n in ("orders", "fills", "positions", "equity_curve"))
-    money = _money(tables)
+    money = run_money(tables) if money is None else money
     instruments = summary.instrument_ids or _distinct(orders, "instrument_id")
     pnl_stats = summary.stats_pnls.get(money.currency, {}) if money.currency else {}
     row: dict[str, Any] = {

@@ -131,10 +131,10 @@ TABLE_CASES = [
     _case("fills", lambda f: set_cell(f, "position_id", 0, "P-404"), "fills.position_id [references_positions]", "P-404"),
     _case("orders", lambda f: set_cell(f, "filled_qty", 0, f.at[0, "quantity"] + 1), "orders [filled_qty_le_quantity]"),
     _case("equity_curve", lambda f: set_cell(f, "equity", 0, f.at[0, "equity"] + 1), "equity_curve [equity_eq_balance_plus_unrealized]"),
-    _case("equity_curve", _dup_equity, "equity_curve"),
+    _case("equity_curve", _dup_equity, "equity_curve [multiple_fields_uniqueness]", "row 1"),
     _case("equity_curve", lambda f: f.__setitem__("peak_equity", f["equity"]), "equity_curve.peak_equity [matches_derivation]"),
     _case("fills", _ns_disagrees, "fills.ts_event_ns [ns_matches_timestamp]"),
-    _case("positions", lambda f: set_cell(f, "avg_px_open", 0, Decimal("NaN")), "positions.avg_px_open"),
+    _case("positions", lambda f: set_cell(f, "avg_px_open", 0, Decimal("NaN")), "positions.avg_px_open [not_nullable]", "row 0"),
     _case("orders", lambda f: f.__setitem__("quantity", f["quantity"].astype(float) * 1e30), "orders.quantity [max_9_decimals]"),
     # times beyond what the column can hold (event times: int64 nanoseconds of their `_ns` companion)
     _case("fills", _time_at("ts_event", 1, dt.datetime(2300, 1, 1, tzinfo=_UTC)), "fills.ts_event [timestamp_range]",
@@ -228,19 +228,19 @@ def document_case_run(field, value, run_id: str = "json-bad") -> lake.Run:
     return lake.Run(run_id, **kwargs)
 
 
-def _wrong_kind(run_id):
+def wrong_kind_run(run_id):
     tables, summary = pandas_tables()
     tables["fills"] = [{"trade_id": "T-1"}]
     return lake.Run(run_id, summary, **tables)
 
 
-def _column_twice(run_id):
+def column_twice_run(run_id):
     tables, summary = pandas_tables()
     tables["fills"] = pd.concat([tables["fills"], tables["fills"][["trade_id"]]], axis=1)
     return lake.Run(run_id, summary, **tables)
 
 
-def _many(run_id):
+def many_run(run_id):
     """Bad tables and bad documents at once: all of them come in one report."""
     tables, summary = pandas_tables()
     set_cell(tables["orders"], "order_side", 0, "HOLD")
@@ -255,7 +255,7 @@ MANY_EXPECTED = ("orders.order_side", "fills.commission", "positions.peak_qty", 
 BAD_RUNS = [
     *(pytest.param(lambda rid, c=c: table_case_run(*c.values[:2], rid), c.values[2], id=c.id) for c in TABLE_CASES),
     *(pytest.param(lambda rid, c=c: document_case_run(*c.values[:2], rid), c.values[2], id=c.id) for c in DOCUMENT_CASES),
-    pytest.param(_wrong_kind, ("fills [type]", "got list"), id="fills:wrong-kind"),
-    pytest.param(_column_twice, ("fills.trade_id [duplicate_column]",), id="fills:column-twice"),
-    pytest.param(_many, MANY_EXPECTED, id="many"),
+    pytest.param(wrong_kind_run, ("fills [type]", "got list"), id="fills:wrong-kind"),
+    pytest.param(column_twice_run, ("fills.trade_id [duplicate_column]",), id="fills:column-twice"),
+    pytest.param(many_run, MANY_EXPECTED, id="many"),
 ]
