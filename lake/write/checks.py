@@ -68,23 +68,26 @@ def cross_table_checks() -> list[tuple[Table, RowCheck]]:
 
 def reference_failures(tables: dict[str, pa.Table]) -> list[Failure]:
     """Failures of every check across tables (the contract's RowChecks with `reads`) whose tables are all here."""
-    failures = []
-    for table, check in cross_table_checks():
-        if table.name not in tables or not all(name in tables for name in check.reads):
-            continue
-        data = tables[table.name]
-        valid = check.expr(data, tables)
-        bad = pc.invert(pc.fill_null(valid, True))
-        count = pc.sum(bad.cast(pa.int64())).as_py() or 0
-        if not count:
-            continue
-        shown = [c for c in check.columns if "." not in c]
-        rows = [
-            (int(i), _shown_row(data, shown, int(i)))
-            for i in pc.indices_nonzero(bad)[:MAX_EXAMPLES].to_pylist()
-        ]
-        failures.append(Failure(table.name, check.column, check.name, check.description, rows, count))
-    return failures
+    return [f for table, check in _runnable(tables) for f in _cross_failures(table, check, tables)]
+
+
+def _runnable(tables: dict[str, pa.Table]) -> list[tuple[Table, RowCheck]]:
+    return [
+        (table, check)
+        for table, check in cross_table_checks()
+        if table.name in tables and all(name in tables for name in check.reads)
+    ]
+
+
+def _cross_failures(table: Table, check: RowCheck, tables: dict[str, pa.Table]) -> list[Failure]:
+    data = tables[table.name]
+    bad = pc.invert(pc.fill_null(check.expr(data, tables), True))
+    count = pc.sum(bad.cast(pa.int64())).as_py() or 0
+    if not count:
+        return []
+    shown = [c for c in check.columns if "." not in c]
+    rows = [(int(i), _shown_row(data, shown, int(i))) for i in pc.indices_nonzero(bad)[:MAX_EXAMPLES].to_pylist()]
+    return [Failure(table.name, check.column, check.name, check.description, rows, count)]
 
 
 def _shown_row(data: pa.Table, columns: list[str], row: int):
@@ -106,5 +109,6 @@ def conform_run(run: Run) -> tuple[dict[str, pa.Table], list[Failure]]:
 def submit_checks(pool: Executor, tables: dict[str, pa.Table]) -> list[Future]:
     """Pandera per table and the cross-table references, as futures of failure lists."""
     futures = [pool.submit(pandera_failures, RUN_TABLES[name], t) for name, t in tables.items()]
-    futures.append(pool.submit(reference_failures, tables))  # each check runs when the tables it reads conformed
+    # Each check across tables on its own: they are independent, and the pool keeps both cores busy.
+    futures += [pool.submit(_cross_failures, table, check, tables) for table, check in _runnable(tables)]
     return futures
