@@ -18,12 +18,9 @@
 --                     sum, as BigQuery computes NUMERIC products; a run-level figure, repeated per currency
 -- Parameters:
 --   @run_ids ARRAY<STRING>  runs to rank; empty (the default) ranks every committed run
-WITH selected_runs AS (
-  SELECT r.run_id
-  FROM execution.runs AS r
-  WHERE ARRAY_LENGTH(@run_ids) = 0 OR r.run_id IN UNNEST(@run_ids)
-),
-fills_by_currency AS (
+-- Each lake table is filtered on run_id itself (the views show committed runs only): a filter on the
+-- partition column prunes files in both engines, where a join through a list of runs would not.
+WITH fills_by_currency AS (
   -- One pass over the fills: commission per currency, and what the run totals need.
   SELECT
     f.run_id,
@@ -32,8 +29,7 @@ fills_by_currency AS (
     COUNT(*) AS trades,
     SUM(CAST(f.last_qty * f.last_px AS NUMERIC)) AS turnover  -- rounded per fill, as BigQuery does
   FROM execution.fills AS f
-  JOIN selected_runs AS s ON s.run_id = f.run_id
-  WHERE ARRAY_LENGTH(@run_ids) = 0 OR f.run_id IN UNNEST(@run_ids)  -- on the table itself: prunes files
+  WHERE ARRAY_LENGTH(@run_ids) = 0 OR f.run_id IN UNNEST(@run_ids)
   GROUP BY f.run_id, f.commission_currency
 ),
 activity AS (
@@ -50,8 +46,7 @@ pnl AS (
     COUNTIF(p.ts_closed IS NOT NULL) AS closed_positions,
     COUNTIF(p.ts_closed IS NOT NULL AND p.realized_pnl > 0) AS winning_positions
   FROM execution.positions AS p
-  JOIN selected_runs AS s ON s.run_id = p.run_id
-  WHERE ARRAY_LENGTH(@run_ids) = 0 OR p.run_id IN UNNEST(@run_ids)  -- on the table itself: prunes files
+  WHERE ARRAY_LENGTH(@run_ids) = 0 OR p.run_id IN UNNEST(@run_ids)
   GROUP BY p.run_id, p.currency
 ),
 equity_days AS (
@@ -65,8 +60,7 @@ equity_days AS (
     MAX(e.peak_equity - e.equity) AS drawdown,
     MAX(SAFE_DIVIDE(CAST(e.peak_equity - e.equity AS FLOAT64), CAST(e.peak_equity AS FLOAT64))) AS drawdown_pct
   FROM execution.equity_curve AS e
-  JOIN selected_runs AS s ON s.run_id = e.run_id
-  WHERE ARRAY_LENGTH(@run_ids) = 0 OR e.run_id IN UNNEST(@run_ids)  -- on the table itself: prunes files
+  WHERE ARRAY_LENGTH(@run_ids) = 0 OR e.run_id IN UNNEST(@run_ids)
   GROUP BY e.run_id, e.currency, DATE(e.ts)
 ),
 drawdown AS (
