@@ -1,14 +1,17 @@
 """execution-lake: finished NautilusTrader backtests as typed, validated runs in the execution store."""
 
 from lake.errors import ConflictError, DestinationError, LakeError, ValidationError
-from lake.run import Run
-from lake.write import WriteReport, write_run, write_run_async
-from lake.write.check import CheckReport, check_run
-
 from lake.version import __version__
 
-# Imported on first use: nautilus_trader and the GCS client are optional.
+# Imported on first use: the write path loads Pandera and polars (about 0.8 s), which a
+# query process never needs; nautilus_trader and the GCS client are optional.
 _LAZY = {
+    "Run": ("lake.run", "Run"),
+    "write_run": ("lake.write", "write_run"),
+    "write_run_async": ("lake.write", "write_run_async"),
+    "WriteReport": ("lake.write", "WriteReport"),
+    "check_run": ("lake.write.check", "check_run"),
+    "CheckReport": ("lake.write.check", "CheckReport"),
     "from_nautilus": ("lake.nautilus", "from_nautilus"),
     "GCSResultUploader": ("lake.write.uploader", "GCSResultUploader"),
 }

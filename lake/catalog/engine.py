@@ -17,7 +17,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import duckdb
 import pyarrow as pa
@@ -25,8 +25,10 @@ import pyarrow.parquet as pq
 
 from lake import layout
 from lake.catalog.ddl import DATASET, external_table_name, view_name
+from lake.catalog.prune import runs_named
 from lake.catalog.translate import Query, QueryError, load_query, parse_header, to_duckdb
-from lake.errors import DestinationError
+from lake.errors import DestinationError, InvalidRunIdError
+from lake.run import check_run_id
 from lake.stores import Destination, resolve
 from lake.stores.destination import no_credentials
 from schemas import TABLES, evolution
@@ -35,19 +37,24 @@ from sql import SQL_DIR
 SCHEMA = DATASET
 
 
-def open_engine(dest: "str | os.PathLike | Destination") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with schema `execution` over the lake at `dest` (folder or gs://bucket[/prefix])."""
+def open_engine(dest: "str | os.PathLike | Destination", runs: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with schema `execution` over the lake at `dest` (folder or gs://bucket[/prefix]).
+
+    runs: open only these runs (those of them that are committed); None opens every
+    committed run, which reads every runs row. query_lake passes the runs a query
+    names (lake.catalog.prune), so a question about two runs costs two runs.
+    """
     where = resolve(dest)
     con = duckdb.connect()
     try:
         # BigQuery's DATE(ts) and day boundaries are UTC; DuckDB would use the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"CREATE SCHEMA {SCHEMA}")
-        root, glob_files = _gcs(con, where) if where.is_gcs else _local(where)
-        committed = _committed_runs(con, root, glob_files)
+        listing = _gcs(con, where) if where.is_gcs else _local(where)
+        committed = _committed_runs(con, listing, runs)
         for name in TABLES:
             if name != "runs":
-                _lake_table(con, name, _files_by_version(root, name, committed))
+                _lake_table(con, name, _files_by_version(listing.root, name, committed))
         create_views(con, fast=True)
     except BaseException:
         con.close()
@@ -73,27 +80,60 @@ def create_views(con: duckdb.DuckDBPyConnection, *, fast: bool, schema: str = SC
             con.execute(stmt.replace(f"VIEW {SCHEMA}.", f"VIEW {schema}.", 1))
 
 
-def _committed_runs(con, root: str, glob_files: Callable[[str], list[str]]) -> list["Commit"]:
+@dataclass(frozen=True)
+class Listing:
+    """How to find a lake's commits: its root URL or path, a glob, and an existence test."""
+
+    root: str
+    glob: Callable[[str], list[str]]
+    exists: Callable[[str], bool]
+
+
+def _commit_files(listing: Listing, runs: Iterable[str] | None) -> list[str]:
+    """The runs rows (commits) of the runs asked for (None: all), found by name: no file is read.
+
+    Only a file at a commit's own key counts (a stray copy beside it, or a folder
+    whose name is no run_id, is not a commit); a name that is no run_id names no run.
+    """
+    root = listing.root
+    wanted = None if runs is None else {r for r in runs if _is_run_id(r)}
+    if wanted is not None and (not root.startswith("gs://") or len(wanted) <= _EXISTS_LIMIT):
+        return [path for r in sorted(wanted) if listing.exists(path := f"{root}/{layout.commit_key(r)}")]
+    found = []
+    for path in listing.glob(f"{root}/{layout.lake_partition_prefix('runs')}run_id=*/{layout.PART_FILE}"):
+        run_id = layout.run_id_from_key(path[len(root) + 1 :])
+        if run_id is not None and path == f"{root}/{layout.commit_key(run_id)}" and (wanted is None or run_id in wanted):
+            found.append(path)
+    return sorted(found)
+
+
+_EXISTS_LIMIT = 64  # on GCS, more named runs than this are found by one listing rather than one request each
+
+
+def _is_run_id(name: object) -> bool:
+    try:
+        check_run_id(name)
+    except InvalidRunIdError:
+        return False
+    return True
+
+
+def _committed_runs(con, listing: Listing, runs: Iterable[str] | None) -> list["Commit"]:
     """execution.lake_runs from the runs rows (the commits); returns what each run's commit names.
 
-    Only files at a commit's own key count (a stray copy beside it, or a folder
-    whose name is no run_id, is not a commit). Rows written before contract
-    version 2 have no data_file and table_versions columns: they read as NULL, the
-    legacy name part-00000.parquet and version 1 of every table.
+    Only the columns that say what each commit names are read now; the view reads
+    the rest when a query asks. Rows written before contract version 2
+    have no data_file and table_versions columns: they read as NULL, the legacy
+    name part-00000.parquet and version 1 of every table.
     """
-    commits = []
-    for path in glob_files(f"{root}/{layout.lake_partition_prefix('runs')}run_id=*/{layout.PART_FILE}"):
-        run_id = layout.run_id_from_key(path[len(root) + 1 :])
-        if run_id is not None and path == f"{root}/{layout.commit_key(run_id)}":
-            commits.append(path)
     # The contract's own empty file first (it holds no row): the view binds to the contract.
-    files = [_schema_file("runs"), *sorted(commits)]
-    con.execute(
-        f"CREATE VIEW {SCHEMA}.{external_table_name('runs')} AS "
-        f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM read_parquet({_list(files)}, "
-        "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, union_by_name = true, filename = true)"
-    )
+    files = [_schema_file("runs"), *_commit_files(listing, runs)]
     try:
+        con.execute(
+            f"CREATE VIEW {SCHEMA}.{external_table_name('runs')} AS "
+            f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM read_parquet({_list(files)}, "
+            "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, union_by_name = true, filename = true)"
+        )
         rows = con.sql(f"SELECT run_id, data_file, table_versions FROM {SCHEMA}.{external_table_name('runs')}").fetchall()
     except duckdb.Error as exc:
         raise QueryError(f"cannot read the lake's runs rows (the commits): {exc}") from None
@@ -187,13 +227,13 @@ def _schema_file(name: str, version: int | None = None) -> str:
     return path.as_posix()
 
 
-def _local(where: Destination) -> tuple[str, Callable[[str], list[str]]]:
+def _local(where: Destination) -> Listing:
     if not where.path.is_dir():
         raise DestinationError(f"no lake at {where.url!r}: not a directory")
-    return where.path.as_posix(), glob.glob
+    return Listing(where.path.as_posix(), glob.glob, os.path.isfile)
 
 
-def _gcs(con: duckdb.DuckDBPyConnection, where: Destination) -> tuple[str, Callable[[str], list[str]]]:
+def _gcs(con: duckdb.DuckDBPyConnection, where: Destination) -> Listing:
     """DuckDB reads gs:// through a registered gcsfs filesystem (the httpfs extension cannot be installed here)."""
     fs = _gcs_filesystem(where)
     con.register_filesystem(fs)
@@ -203,7 +243,7 @@ def _gcs(con: duckdb.DuckDBPyConnection, where: Destination) -> tuple[str, Calla
         raise DestinationError(f"no lake at {where.url!r}: bucket {where.bucket!r} not found") from None
     except Exception as exc:  # refused, forbidden, unreachable: name the lake and the cause
         raise DestinationError(f"cannot read the lake at {where.url!r}: {exc}") from exc
-    return where.url, lambda pattern: ["gs://" + p for p in fs.glob(pattern)]
+    return Listing(where.url, lambda pattern: ["gs://" + p for p in fs.glob(pattern)], fs.isfile)
 
 
 def _gcs_filesystem(where: Destination):
@@ -247,8 +287,10 @@ def run_query(con: duckdb.DuckDBPyConnection, query: Query | str, params: Mappin
 
 
 def query_lake(dest: "str | os.PathLike | Destination", query: Query | str, params: Mapping[str, Any] | None = None) -> pa.Table:
-    """Open the lake at `dest` and run one query on it."""
-    con = open_engine(dest)
+    """Open the lake at `dest` and run one query on it, opening only the runs the query names (if it names them)."""
+    if isinstance(query, str):
+        query = load_query(query)
+    con = open_engine(dest, runs=runs_named(query, params))
     try:
         return run_query(con, query, params)
     finally:

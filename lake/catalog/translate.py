@@ -244,7 +244,7 @@ def parameters_used(text: str, name: str = "<sql>") -> set[str]:
     return {p.name for stmt in parse_bigquery(text, name) for p in stmt.find_all(exp.Parameter)}
 
 
-def _bind(stmt: exp.Expression, bound: Mapping[str, tuple[Any, str]], name: str) -> exp.Expression:
+def bind(stmt: exp.Expression, bound: Mapping[str, tuple[Any, str]], name: str) -> exp.Expression:
     """Parameters as literals. An array parameter's `x IN UNNEST(@p)` becomes `x IN (v1, v2, ...)` (FALSE when
     empty) and `ARRAY_LENGTH(@p)` its length: constants DuckDB folds and pushes into the scan (pruning a run_id
     filter to those runs' files), where the generic translation evaluates a CASE over the array on every row."""
@@ -301,7 +301,7 @@ def to_duckdb(query: Query | str, params: Mapping[str, Any] | None = None) -> li
     bound = resolve_params(query, params)
     out = []
     for stmt in parse_bigquery(query.text, query.name):
-        stmt = _duckdb_types(_bind(stmt, bound, query.name))
+        stmt = _duckdb_types(bind(stmt, bound, query.name))
         if isinstance(stmt, exp.Create):
             stmt.set("properties", None)  # BigQuery OPTIONS(description, labels): no DuckDB equivalent
         try:

@@ -38,7 +38,7 @@ def cmd_compare(args) -> int:
     if len(runs) < 2:
         raise LakeError("compare needs at least two different run ids")
     dest = args.dest or default_dest()
-    con = open_engine(dest)
+    con = open_engine(dest, runs=runs)  # only these runs' files are opened
     try:
         found = set(run_query(con, command_query("runs"), {"run_ids": runs}).column("run_id").to_pylist())
         missing = [r for r in runs if r not in found]

@@ -29,7 +29,11 @@ WITH priced AS (
       PARTITION BY f.run_id, f.client_order_id ORDER BY f.ts_event_ns, f.trade_id
     ) AS first_fill_px
   FROM execution.fills AS f
-  LEFT JOIN execution.orders AS o
+  LEFT JOIN (
+    -- The orders filtered on run_id themselves, so their files are pruned too.
+    SELECT run_id, client_order_id, price FROM execution.orders
+    WHERE ARRAY_LENGTH(@run_ids) = 0 OR run_id IN UNNEST(@run_ids)
+  ) AS o
     ON o.run_id = f.run_id AND o.client_order_id = f.client_order_id
   WHERE ARRAY_LENGTH(@run_ids) = 0 OR f.run_id IN UNNEST(@run_ids)
 ),
