@@ -39,7 +39,7 @@ con = duckdb.connect()
 for table, cols in [("runs", "count(*)"), ("fills", "sum(last_qty), sum(last_px), sum(commission), count(*)"),
                     ("positions", "sum(realized_pnl), count(ts_closed)"), ("equity_curve", "max(equity), max(peak_equity), max(ts)")]:
     con.sql(f"SELECT run_id, {cols} FROM read_parquet('{sys.argv[1]}/lake/{table}/*/*.parquet', "
-            "hive_partitioning = true, union_by_name = true) GROUP BY run_id").fetchall()
+            "hive_partitioning = true) GROUP BY run_id").fetchall()
 """
 
 

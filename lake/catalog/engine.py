@@ -49,6 +49,7 @@ def open_engine(dest: "str | os.PathLike | Destination", runs: Iterable[str] | N
     try:
         # BigQuery's DATE(ts) and day boundaries are UTC; DuckDB would use the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # a command's stderr is for its own messages
         con.execute(f"CREATE SCHEMA {SCHEMA}")
         listing = _gcs(con, where) if where.is_gcs else _local(where)
         committed = _committed_runs(con, listing, runs)
@@ -121,16 +122,17 @@ def _is_run_id(name: object) -> bool:
 def _committed_runs(con, listing: Listing, runs: Iterable[str] | None) -> list["Commit"]:
     """execution.lake_runs from the runs rows (the commits); returns what each run's commit names.
 
-    Only the columns that say what each commit names are read now; the view reads
-    the rest when a query asks. Rows written before contract version 2
+    The rows are read once, into a table: a view would read every file's footer
+    again each time a query or view binds to it (union_by_name). Rows written
+    before contract version 2
     have no data_file and table_versions columns: they read as NULL, the legacy
     name part-00000.parquet and version 1 of every table.
     """
-    # The contract's own empty file first (it holds no row): the view binds to the contract.
+    # The contract's own empty file first (it holds no row): the table takes the contract's types.
     files = [_schema_file("runs"), *_commit_files(listing, runs)]
     try:
         con.execute(
-            f"CREATE VIEW {SCHEMA}.{external_table_name('runs')} AS "
+            f"CREATE TABLE {SCHEMA}.{external_table_name('runs')} AS "
             f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM read_parquet({_list(files)}, "
             "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, union_by_name = true, filename = true)"
         )
