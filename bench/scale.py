@@ -13,6 +13,7 @@ the leaderboard reads, with no engine in between.
 Targets (ratios measured in this one process): a one-run query and the 2-run
 leaderboard on the large lake at most 1.5x the same on the small one; the full
 leaderboard at most 3x the raw scan; peak RSS of a one-run query under 300 MB.
+Last, write_run of one 200-fill run (median of 55, in this process): target 30 ms.
 """
 
 from __future__ import annotations
@@ -105,6 +106,34 @@ def figures(dest: Path, run_ids: list[str], repeat: int) -> dict[str, tuple[floa
     }
 
 
+def small_write_ms(count: int = 60) -> tuple[float, float, float]:
+    """Median ms per run of write_run for a 200-fill run into a fresh local lake, and of its two halves:
+    plan (conform, checks, encodings) and commit (the store operations)."""
+    import statistics
+    import tempfile
+
+    from lake.stores import open_store
+    from lake.synthetic import synthetic_run
+    from lake.write import Transaction, plan_run, write_run
+
+    runs = [synthetic_run(f"small-{i:03d}", FILLS, i) for i in range(2 * count)]
+    whole, plan, commit = [], [], []
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        store = open_store(tmp)
+        for i, run in enumerate(runs[:count]):
+            t = time.perf_counter()
+            write_run(run, tmp)
+            whole.append(time.perf_counter() - t)
+            other = runs[count + i]
+            t = time.perf_counter()
+            planned = plan_run(other)
+            plan.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            Transaction(store).commit(planned)
+            commit.append(time.perf_counter() - t)
+    return tuple(statistics.median(x[5:]) * 1000 for x in (whole, plan, commit))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="20,5000", help="small,large lake sizes (default 20,5000)")
@@ -125,6 +154,8 @@ def main() -> None:
     for name in results[small]:
         (a, _), (b, rss) = results[small][name], results[large][name]
         print(f"{name:28}{a:>11.2f} s{b:>11.2f} s{b / a:>8.2f}   {rss:.0f} MB")
+    whole, plan, commit = small_write_ms()
+    print(f"\nwrite_run of a {FILLS}-fill run: {whole:.1f} ms (plan {plan:.1f} ms + commit {commit:.1f} ms; target <= 30 ms)")
     raw = results[large]["raw DuckDB scan, 4 tables"][0]
     full = results[large]["leaderboard, all runs"][0]
     print(

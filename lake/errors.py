@@ -13,6 +13,14 @@ class InvalidRunIdError(LakeError, ValueError):
     """A run_id that does not match the run_id rule."""
 
 
+class InvalidExperimentError(LakeError, ValueError):
+    """An experiment name that does not match the run_id rule."""
+
+
+class InvalidTagsError(LakeError, ValueError):
+    """Tags that are not a flat mapping of names to text, or that hold a secret."""
+
+
 class SerializationError(LakeError, TypeError):
     """A summary or config value that cannot be written as JSON."""
 

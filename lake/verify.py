@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import functools
 import json
+import multiprocessing
+import os
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lake import layout
 from lake.checksum import crc32c_b64
-from lake.errors import DestinationError, Failure, LakeError
+from lake.errors import DestinationError, LakeError
 from lake.run import check_run_id
 from lake.stores import ObjectNotFoundError, Store, open_store, resolve
 from lake.write.checks import pandera_failures, reference_failures
@@ -43,6 +47,11 @@ from schemas.evolution import EvolutionError, run_table_versions, table_at, vers
 
 _ROOTS = (layout.SPEC_ROOT, "config", "logs", layout.LAKE_ROOT)
 _SHOWN = 20  # keys listed per section before "... and N more"
+# With workers > 1, runs are checked in worker processes once there are this many: below it, starting
+# the workers (1.5-2 s each: they import pyarrow, polars and pandera) may cost more than they save
+# (docs/benchmarks.md#validate).
+PROCESS_MIN_RUNS = 1000
+_CHUNK = 8  # runs per task sent to a worker process
 
 
 @dataclass
@@ -142,19 +151,52 @@ def keys_by_run(store: Store) -> dict[str, list[str]]:
     return scan(store)[0]
 
 
-def verify_destination(dest, run_id: str | None = None, progress: Callable[[str], None] | None = None) -> DestinationReport:
+def scan_run(store: Store, run_id: str, problems: list[str] | None = None) -> list[str]:
+    """The keys of one run, listed under its own folders only (the cost of one run, whatever the lake holds).
+
+    A folder that cannot be listed raises, or with `problems` is recorded there and skipped. Keys in
+    lake table folders the contract does not know are not seen here; a whole-lake scan reports them.
+    """
+    keys: list[str] = []
+    prefixes = [f"{root}/{run_id}/" for root in _ROOTS[:-1]]
+    prefixes += [f"{layout.lake_partition_prefix(t)}run_id={run_id}/" for t in TABLES]
+    for prefix in prefixes:
+        try:
+            keys += [k for k in store.list(prefix) if layout.run_id_from_key(k) == run_id]
+        except LakeError as exc:
+            if problems is None:
+                raise
+            problems.append(f"{prefix} cannot be listed: {exc}")
+    return sorted(keys)
+
+
+def verify_destination(
+    dest,
+    run_id: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    started: Callable[[int], None] | None = None,
+) -> DestinationReport:
+    """Check every committed run of `dest` (or only `run_id`, listing only that run's folders).
+
+    `workers`: processes that check runs in parallel, used when there are PROCESS_MIN_RUNS committed
+    runs or more (`lake validate` passes one per core). Default 1: threads of this process only, since
+    worker processes are started with "spawn", which imports the caller's main module again (a script
+    calling this with workers > 1 needs the `if __name__ == "__main__":` guard). The report is the
+    same whatever the number of workers: runs in run_id order, each run's problems in a fixed order.
+    `started(n)` is told how many committed runs will be checked; `progress(run_id)` after each one.
+    """
     where = resolve(dest)
     if not where.is_gcs and not where.path.is_dir():  # a typo must not read as "0 runs, all valid"
         raise DestinationError(f"no lake at {where.url!r}: not a folder")
     store = open_store(where)
     report = DestinationReport(store.url)
     problems: list[str] = []
-    found, strays = scan(store, problems)
     if run_id is not None:
         run_id = check_run_id(run_id)
-        found = {run_id: found.get(run_id, [])}
+        found = {run_id: scan_run(store, run_id, problems)}
     else:
-        report.strays = strays
+        found, report.strays = scan(store, problems)
     report.problems = problems
     committed = sorted(r for r, keys in found.items() if layout.commit_key(r) in keys)
     for rid, keys in sorted(found.items()):
@@ -164,18 +206,66 @@ def verify_destination(dest, run_id: str | None = None, progress: Callable[[str]
             report.uncommitted[rid] = sorted(keys)
         elif run_id is not None:
             report.runs.append(RunCheck(rid, [f"no run {rid!r} in this destination"]))
-    # Runs are independent: read them as concurrently as the store allows (remote stores gain most).
-    with ThreadPoolExecutor(max_workers=max(1, min(store.max_concurrency, 4))) as pool:
-        for check in pool.map(lambda rid: verify_run(store, rid, set(found[rid])), committed):
-            report.runs.append(check)
-            if progress:
-                progress(check.run_id)
+    if started:
+        started(len(committed))
+    for check in _check_runs(store, where.url, [(rid, found[rid]) for rid in committed], workers):
+        report.runs.append(check)
+        if progress:
+            progress(check.run_id)
     if hasattr(store, "leftover_temp_files"):
         try:
             report.leftover_temp_files = store.leftover_temp_files()
         except LakeError as exc:
             report.problems.append(f"the temp folder cannot be listed: {exc}")
     return report
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _check_runs(store: Store, url: str, runs: list[tuple[str, list[str]]], workers: int | None) -> Iterator[RunCheck]:
+    """Each run's RunCheck, in the order given. Runs are independent: checked in worker processes when
+    there are enough of them (the checks are CPU-bound Python), else in threads of this process."""
+    workers = min(max(1, int(workers or 1)), -(-len(runs) // _CHUNK))
+    if workers > 1 and len(runs) >= PROCESS_MIN_RUNS:
+        yield from _in_processes(url, runs, workers)
+        return
+    # Threads overlap the reads of remote stores; a local folder's reads are cheap.
+    with ThreadPoolExecutor(max_workers=max(1, min(store.max_concurrency, 4))) as pool:
+        yield from pool.map(lambda run: verify_run(store, run[0], set(run[1])), runs)
+
+
+def _in_processes(url: str, runs: list[tuple[str, list[str]]], workers: int) -> Iterator[RunCheck]:
+    # spawn, not fork: polars' and Arrow's thread pools do not survive a fork.
+    context = multiprocessing.get_context("spawn")
+    chunks = [runs[i : i + _CHUNK] for i in range(0, len(runs), _CHUNK)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_open, initargs=(url,)) as pool:
+        try:
+            for checks in pool.map(_worker_check, chunks):
+                yield from checks
+        except BrokenProcessPool as exc:
+            raise LakeError(f"a worker process validating {url} stopped ({exc}); run again with --workers 1") from exc
+
+
+_worker_store: Store | None = None
+
+
+def _worker_open(url: str) -> None:
+    global _worker_store
+    _worker_store = open_store(resolve(url))
+
+
+def _worker_check(chunk: list[tuple[str, list[str]]]) -> list[RunCheck]:
+    store = _worker_store
+    assert store is not None
+    if store.max_concurrency > 2:  # a remote store: overlap the reads of the chunk's runs
+        with ThreadPoolExecutor(max_workers=min(store.max_concurrency, 4)) as pool:
+            return list(pool.map(lambda run: verify_run(store, run[0], set(run[1])), chunk))
+    return [verify_run(store, rid, set(keys)) for rid, keys in chunk]
 
 
 # -- one committed run ------------------------------------------------------------------------
@@ -320,10 +410,23 @@ def _manifest(store: Store, run_id: str, check: RunCheck) -> dict[str, dict | No
 
 def _read_parquet(key: str, data: bytes, check: RunCheck) -> pa.Table | None:
     try:
+        return _parquet_table(data)
+    except (pa.ArrowException, OSError):
+        pass
+    try:  # the writer's own reader says what is wrong, in its words
         return read_parquet_bytes(data)
     except (pa.ArrowException, OSError) as exc:
         check.problems.append(f"{key}: not readable as Parquet ({exc})")
         return None
+
+
+def _parquet_table(data: bytes) -> pa.Table:
+    """What lake.write.encode.read_parquet_bytes reads (the same table, from Arrow-owned memory, so no
+    Arrow thread holds a Python object), through ParquetFile: half the cost of pq.read_table, which sets
+    up a dataset for each file."""
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return pq.ParquetFile(pa.BufferReader(sink.getvalue())).read(use_threads=False)
 
 
 def _check_table(run_id: str, key: str, name: str, parsed: pa.Table, named: int | None, check: RunCheck) -> pa.Table | None:
@@ -352,8 +455,7 @@ def _check_table(run_id: str, key: str, name: str, parsed: pa.Table, named: int 
         label = f"the {name} contract" if version == current.version else f"the {name} contract version {version}"
         check.problems.append(f"{key}: schema differs from {label}: {diff}")
         return None
-    failures: list[Failure] = pandera_failures(table, parsed)
-    check.problems += [f"{key}: {f}" for f in failures]
+    check.problems += [f"{key}: {f}" for f in pandera_failures(table, parsed)]
     return _as_current(name, parsed)
 
 

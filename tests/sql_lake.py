@@ -8,6 +8,9 @@ Three runs:
   gamma  written, then its runs row removed: not committed, so no view may show it;
          its amounts are huge so that any leak shows in every figure
 
+And an experiment (build_sweep_lake): a 3 x 2 grid of runs over fast_period x entry
+with alpha's and 0042's rows, for the sweep queries.
+
 The expected answers in the tests are worked out by hand from these rows (and, for
 statistics, recomputed with pandas from the same rows). The rows are built by the
 bq-smoke runs' row builders (lake.catalog.smoke): strategy S-1, venue order id "V" + id.
@@ -15,6 +18,7 @@ bq-smoke runs' row builders (lake.catalog.smoke): strategy S-1, venue order id "
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -138,4 +142,40 @@ def build_lake(dest: Path) -> Path:
     for run in (alpha(), run_0042(), gamma()):
         write_run(run, dest)
     (Path(dest) / layout.commit_key("gamma")).unlink()
+    return Path(dest)
+
+
+# --- an experiment: a sweep of fast_period x entry --------------------------------------------------
+
+SWEEP, FAST, ENTRY = "ema-grid", "S-1.fast_period", "S-1.entry"
+# (run_id, tables from, fast_period, entry): a full 3 x 2 grid whose groups differ (alpha made +22.36, 0042 -11.55).
+SWEEP_GRID = [
+    ("g-5-market", alpha, 5, "MARKET"),
+    ("g-5-limit", run_0042, 5, "LIMIT"),
+    ("g-10-market", run_0042, 10, "MARKET"),
+    ("g-10-limit", run_0042, 10, "LIMIT"),
+    ("g-20-market", alpha, 20, "MARKET"),
+    ("g-20-limit", alpha, 20, "LIMIT"),
+]
+
+
+def sweep_runs() -> list[Run]:
+    """The grid's runs under experiment SWEEP, each with parameters as a strategy config gives them, then a run
+    of SWEEP without fast_period and a run of another experiment (both committed)."""
+    runs = [
+        dataclasses.replace(make(), run_id=run_id, experiment=SWEEP, tags={"grid": "fast x entry"},
+                            params={FAST: fast, ENTRY: entry, "S-1.levels": [1, 2], "venue.BINANCE.oms_type": "NETTING"})
+        for run_id, make, fast, entry in SWEEP_GRID
+    ]
+    runs.append(dataclasses.replace(alpha(), run_id="g-no-fast", experiment=SWEEP, params={ENTRY: "MARKET"}))
+    runs.append(dataclasses.replace(alpha(), run_id="other-5", experiment="other-grid", params={FAST: 5, ENTRY: "MARKET"}))
+    return runs
+
+
+def build_sweep_lake(dest: Path) -> Path:
+    """sweep_runs() written, and an uncommitted run of SWEEP (gamma's huge amounts: no answer may show them)."""
+    for run in sweep_runs():
+        write_run(run, dest)
+    write_run(dataclasses.replace(gamma(), run_id="g-uncommitted", experiment=SWEEP, params={FAST: 5, ENTRY: "MARKET"}), dest)
+    (Path(dest) / layout.commit_key("g-uncommitted")).unlink()
     return Path(dest)

@@ -177,7 +177,7 @@ def test_contract_bq_smoke_conversation_passes_and_cleans_up(fake_bigquery, scra
                 assert values == list(params.get(name, [])), label
             else:
                 assert p["parameterType"] == {"type": declared}
-                assert p["parameterValue"]["value"] == params[name]
+                assert p["parameterValue"]["value"] == params.get(name, query.params[name].default), label
 
     # Clean-up: the dataset with its contents, and every object under the scratch prefix.
     deletes = [c for c in calls if c["method"] == "DELETE"]

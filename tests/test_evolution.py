@@ -5,7 +5,7 @@
   addition, columns changed without a version bump, a wrong `since`, a column made required.
 - table_at / schema_of / pandera_of give older versions' schemas (what `lake validate` checks an old
   run's files against).
-- The contract is evolved IN THE TEST (fills v2 and runs v3, each adding a nullable column), new runs
+- The contract is evolved IN THE TEST (fills v2 and the next runs version, each adding a nullable column), new runs
   are written beside runs of the released contract (one of them with a runs row of version 1), and
   every shipped query runs over all of them on the DuckDB engine: the old runs' new columns are NULL
   and their answers do not change; a query for some runs still opens only their files.
@@ -46,8 +46,10 @@ def test_the_contract_follows_the_evolution_rules_and_every_version_is_recorded(
 
 def test_the_record_holds_every_released_version():
     runs = evolution.load_history("runs")
-    assert [v.version for v in runs] == [1, 2]
+    assert [v.version for v in runs] == [1, 2, 3]
     assert set(runs[1].names) - set(runs[0].names) == {"data_file", "table_versions"}
+    assert set(runs[2].names) - set(runs[1].names) == {
+        "experiment", "tags_json", "params_json", "position_returns_sharpe", "equity_sharpe", "max_drawdown", "max_drawdown_pct"}
     for name, table in schemas.TABLES.items():
         assert evolution.load_history(name)[-1] == evolution.current_record(table)
 
@@ -133,15 +135,18 @@ def test_a_missing_record_starts_from_since(tmp_path):
 
 
 def test_schema_of_older_versions():
-    v1 = evolution.schema_of("runs", 1)
+    v1, v2 = evolution.schema_of("runs", 1), evolution.schema_of("runs", 2)
+    added = {2: {"data_file", "table_versions"}, 3: {c.name for c in schemas.RUNS.columns if c.since == 3}}
     assert "data_file" not in v1.names and "table_versions" not in v1.names
-    assert v1.names == [n for n in schemas.RUNS.arrow_schema.names if n not in ("data_file", "table_versions")]
-    assert evolution.schema_of("runs", 2).equals(schemas.RUNS.arrow_schema)
+    assert v1.names == [n for n in schemas.RUNS.arrow_schema.names if n not in added[2] | added[3]]
+    assert v2.names == [n for n in schemas.RUNS.arrow_schema.names if n not in added[3]]
+    assert evolution.schema_of("runs", 3).equals(schemas.RUNS.arrow_schema)
     assert evolution.schema_of("fills", 1).equals(schemas.FILLS.arrow_schema)
     with pytest.raises(evolution.EvolutionError, match="runs has no contract version 7"):
         evolution.schema_of("runs", 7)
     assert evolution.table_of_file("runs", {b"schema_version": b"1"}).version == 1
-    assert evolution.table_of_file("runs", {b"schema_version": b"2"}) is schemas.RUNS
+    assert evolution.table_of_file("runs", {b"schema_version": b"2"}).version == 2
+    assert evolution.table_of_file("runs", {b"schema_version": b"3"}) is schemas.RUNS
     assert evolution.table_of_file("runs", {}) is schemas.RUNS
 
 
@@ -162,13 +167,14 @@ def test_pandera_of_an_older_version_validates_that_versions_files(tmp_path):
 # --- evolving the contract in the test ----------------------------------------------------------
 
 FEE_TIER = Column("fee_tier", Kind.STRING, "Venue fee tier of the fill (added in the test).", nullable=True, since=2)
-HOST = Column("host", Kind.STRING, "Machine the backtest ran on (added in the test).", nullable=True, since=3)
+RUNS_NEXT = schemas.RUNS.version + 1  # the runs version this test releases
+HOST = Column("host", Kind.STRING, "Machine the backtest ran on (added in the test).", nullable=True, since=RUNS_NEXT)
 
 
 def evolve(monkeypatch, tmp_path):
-    """Release fills v2 (+ fee_tier) and runs v3 (+ host) as a contract change would, for this test only."""
+    """Release fills v2 (+ fee_tier) and the next runs version (+ host) as a contract change would, for this test only."""
     fills2 = _with(schemas.FILLS, version=2, columns=[*schemas.FILLS.columns, FEE_TIER])
-    runs3 = _with(schemas.RUNS, version=3, columns=[*schemas.RUNS.columns, HOST])
+    runs3 = _with(schemas.RUNS, version=RUNS_NEXT, columns=[*schemas.RUNS.columns, HOST])
     monkeypatch.setitem(schemas.TABLES, "fills", fills2)
     monkeypatch.setitem(schemas.RUN_TABLES, "fills", fills2)
     monkeypatch.setitem(schemas.TABLES, "runs", runs3)
@@ -200,14 +206,25 @@ CASES = {
     "slippage_commission": {},
     "equity_daily": {},
     "holding_time": {},
+    "sweep": {"experiment": "evo"},
+    "param_effect": {"experiment": "evo", "param": "S-1.fast"},
 }
+OLD_CASES = {  # about the two old runs only (0042's runs row, of version 1, belongs to no experiment)
+    "run_vs_run": {"run_a": "alpha", "run_b": "0042"},
+    "sweep": CASES["sweep"],
+    "param_effect": CASES["param_effect"],
+}
+
+
+def old_alpha() -> Run:
+    return dataclasses.replace(alpha(), experiment="evo", params={"S-1.fast": 5})
 
 
 def answers(con) -> dict[str, list[dict]]:
     """Every shipped query about the two old runs only."""
     out = {}
     for name in shipped_queries():
-        params = {"run_a": "alpha", "run_b": "0042"} if name == "run_vs_run" else {"run_ids": ["alpha", "0042"]}
+        params = OLD_CASES.get(name, {"run_ids": ["alpha", "0042"]})
         out[name] = run_query(con, name, params).to_pylist()
         assert out[name], name
     return out
@@ -216,7 +233,7 @@ def answers(con) -> dict[str, list[dict]]:
 def test_old_runs_read_under_an_evolved_contract_through_every_shipped_query(tmp_path, monkeypatch):
     assert set(CASES) == set(shipped_queries())
     dest = tmp_path / "lake"
-    write_run(alpha(), dest)
+    write_run(old_alpha(), dest)
     write_run(run_0042(), dest)
     smoke.write_legacy_commit(LocalStore(dest), "0042")  # a runs row of contract version 1
     con = open_engine(dest)
@@ -235,9 +252,12 @@ def test_old_runs_read_under_an_evolved_contract_through_every_shipped_query(tmp
         runs = con.execute("SELECT run_id, schema_version, host, table_versions FROM execution.runs ORDER BY run_id").fetchall()
         assert runs == [
             ("0042", 1, None, None),
-            ("alpha", 2, None, json.dumps({"equity_curve": 1, "fills": 1, "orders": 1, "positions": 1}, sort_keys=True)),
-            ("new-v2", 3, None, json.dumps({"equity_curve": 1, "fills": 2, "orders": 1, "positions": 1}, sort_keys=True)),
+            ("alpha", RUNS_NEXT - 1, None, json.dumps({"equity_curve": 1, "fills": 1, "orders": 1, "positions": 1}, sort_keys=True)),
+            ("new-v2", RUNS_NEXT, None, json.dumps({"equity_curve": 1, "fills": 2, "orders": 1, "positions": 1}, sort_keys=True)),
         ]
+        # the columns runs v3 added: NULL in the version-1 row, read in the others
+        added = con.execute("SELECT run_id, experiment, params_json FROM execution.runs ORDER BY run_id").fetchall()
+        assert added == [("0042", None, None), ("alpha", "evo", '{"S-1.fast": 5}'), ("new-v2", None, None)]
         # lake_fills is bound to the current contract: its columns, then run_id and _FILE_NAME.
         columns = [r[0] for r in con.execute("DESCRIBE execution.lake_fills").fetchall()]
         assert columns == [*schemas.TABLES["fills"].column_names, "run_id", "_FILE_NAME"]

@@ -394,8 +394,10 @@ def test_summary_names_and_identity(extracted):
     eng, run = extracted("netting_margin")
     s = run.summary
     result = eng.get_result()
-    for key in ("trader_id", "run_id", "run_config_id", "iterations", "total_orders", "total_positions", "elapsed_time"):
+    for key in ("trader_id", "run_config_id", "iterations", "total_orders", "total_positions", "elapsed_time"):
         assert s[key] == getattr(result, key), key
+    # One name per meaning: run_id is the lake's (the path's), NautilusTrader's run UUID is nautilus_run_id.
+    assert s["run_id"] == run.run_id and s["nautilus_run_id"] == result.run_id != run.run_id
     assert s["strategy_ids"] == ["Scripted-000"] and s["venues"] == ["BINANCE"]
     assert s["backtest_start"] == "2024-01-01T00:01:00+00:00" and s["backtest_start_ns"] == result.backtest_start
     assert s["nautilus_trader_version"] == __import__("nautilus_trader").__version__

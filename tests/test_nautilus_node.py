@@ -99,7 +99,11 @@ def test_node_results_written_and_equal_reports(node_run, tmp_path):
         "BTCUSDT.BINANCE", "ETHUSDT.BINANCE"}
     assert run.summary["run_config_id"] == config.id and run.summary["equity_source"] == "equity_recorder"
 
-    (report,) = write_node_results(node, tmp_path)
+    (report,) = write_node_results(node, tmp_path, experiment="node-sweep", tags={"source": "BacktestNode"})
+    row = pq.read_table(tmp_path / "lake" / "runs" / f"run_id={report.run_id}" / "part-00000.parquet").to_pylist()[0]
+    assert (row["experiment"], json.loads(row["tags_json"])) == ("node-sweep", {"source": "BacktestNode"})
+    btc = next(s for s in engine.trader.strategies() if s.id.value == "EMACross-BTCUSDT")
+    assert json.loads(row["params_json"])["EMACross-BTCUSDT.fast_period"] == btc.config.fast_period
     stored = json.loads((tmp_path / "config" / report.run_id / "backtest_config.json").read_text())
     assert stored["venues"][0]["starting_balances"] == ["1000000 USDT"]
     assert stored["engine"]["strategies"][0]["strategy_path"] == "lake.nautilus.backtest.strategies:EMACross"
@@ -120,4 +124,6 @@ def test_disposed_node_is_refused(tmp_path):
     node.run()
     with pytest.raises(LakeError, match="dispose_on_completion"):
         write_node_results(node, tmp_path / "lake")
+    with pytest.raises(LakeError, match="invalid experiment 'a b'"):  # refused before the node's runs are read
+        write_node_results(node, tmp_path / "lake", experiment="a b")
     assert not (tmp_path / "lake").exists()

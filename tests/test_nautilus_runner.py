@@ -71,3 +71,47 @@ def test_a_refused_destination_is_refused_before_any_backtest(monkeypatch):
     monkeypatch.setattr(subprocess, "run", no_child)
     with pytest.raises(DestinationError, match="market-data"):
         run_backtests([BacktestSpec(bars=100)], "gs://market-data-tick-cefi-central-element-323112/x", progress=False)
+
+
+def test_lake_backtest_runs_the_product_of_a_grid_under_one_experiment(tmp_path, capsys):
+    dest = tmp_path / "lakehouse"
+    args = ["backtest", "--dest", str(dest), "--experiment", "ema-grid", "--grid", "fast_period=5,10",
+            "--grid", "entry=market,limit", "--bars", "300", "--bar-minutes", "1", "--no-progress"]
+    assert main(args) == 0
+    rows = [pq.read_table(dest / "lake" / "runs" / f"run_id={r}" / "part-00000.parquet").to_pylist()[0] for r in _committed(dest)]
+    assert len(rows) == 4 and {r["experiment"] for r in rows} == {"ema-grid"}
+    points = {(json.loads(r["params_json"])["EMACross-BTCUSDT.fast_period"], json.loads(r["params_json"])["EMACross-BTCUSDT.entry"])
+              for r in rows}
+    assert points == {(5, "MARKET"), (5, "LIMIT"), (10, "MARKET"), (10, "LIMIT")}
+    assert {r["instrument_ids"] for r in rows} == {"BTCUSDT.BINANCE"}  # a grid trades the same market in every run
+    capsys.readouterr()
+    png = tmp_path / "grid.png"
+    assert main(["sweep", "ema-grid", "--dest", str(dest), "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "experiment ema-grid: 4 runs" in out and f"heatmap of net_pnl over entry x fast_period saved to {png.resolve()}" in out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--grid", "fast_periods=5,10"], "--grid fast_periods: not a backtest setting"),
+        (["--grid", "fast_period=5,ten"], "--grid fast_period: 'ten' is not a valid int"),
+        (["--grid", "fast_period=5", "--grid", "fast_period=10"], "--grid fast_period is given twice"),
+        (["--grid", "fast_period"], "expected SETTING=V1,V2"),
+        (["--grid", "fast_period=5,40"], "fast_period=40, slow_period=30 (need 0 < fast_period < slow_period)"),
+        (["--grid", "entry=MARKET,STOP"], "entry='STOP' (choose from MARKET, LIMIT)"),
+        (["--grid", "fast_period=5", "--runs", "2"], "--runs and --grid do not go together"),
+        (["--grid", "fast_period=5", "--experiment", "bad name"], "invalid experiment 'bad name'"),
+        (["--grid", "fast_period=5", "--symbols", "XRPUSDT"], "unknown symbols ['XRPUSDT']"),
+    ],
+)
+def test_a_bad_grid_is_refused_before_any_backtest(tmp_path, monkeypatch, capsys, extra, message):
+    import subprocess
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("a backtest subprocess was started")
+
+    monkeypatch.setattr(subprocess, "run", no_child)
+    assert main(["backtest", "--dest", str(tmp_path / "lake"), "--no-progress", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "lake").exists()

@@ -106,7 +106,7 @@ def test_empty_tables_are_written_with_the_full_schema(tmp_path):
 
 
 def test_runs_row_sums_are_exact(tmp_path, small_run):
-    run = small_run("sums-1", seed=9)
+    run = small_run("sums-1", seed=9, n_orders=67, n_positions=9, n_equity=23)  # every count different
     tables = plan_run(run).tables
     lake.write_run(run, tmp_path)
     row = read(tmp_path, layout.commit_key("sums-1")).to_pylist()[0]
@@ -114,7 +114,8 @@ def test_runs_row_sums_are_exact(tmp_path, small_run):
     commission = sum(tables["fills"].column("commission").to_pylist())
     assert row["realized_pnl"] == pnl and row["commission"] == commission
     assert json.loads(row["realized_pnl_by_currency"]) == {"USDT": str(pnl)}
-    assert (row["order_count"], row["fill_count"]) == (tables["orders"].num_rows, 60)
+    assert (row["order_count"], row["fill_count"], row["position_count"], row["equity_point_count"]) == (67, 60, 9, 23)
+    assert [tables[t].num_rows for t in ("orders", "fills", "positions", "equity_curve")] == [67, 60, 9, 23]
     assert row["instrument_ids"] == "BTCUSDT.BINANCE,ETHUSDT.BINANCE" and row["venues"] == "BINANCE"
     assert row["sharpe_ratio"] == run.summary["stats_returns"]["Sharpe Ratio (252 days)"]
     assert json.loads(row["summary_json"])["seed"] == 9
@@ -142,6 +143,7 @@ def test_summary_and_config_json(tmp_path, small_run):
         "nan": None,
         "nested": {"z": [None, 1], "é": "ü"},
         "np": 1.5,
+        "run_id": "json-1",  # summary.json's run_id is always the run's
     }
     assert raw.index(b'"a"') < raw.index(b'"b"') < raw.index(b'"inf"')  # keys sorted
     assert "ü".encode() in raw  # UTF-8, not \u escapes

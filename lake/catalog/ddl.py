@@ -6,7 +6,10 @@ descriptions are never typed twice. Two kinds of objects live in the dataset
 
   lake_{table}  an external table over gs://{bucket}/lake/{table}/run_id=*/...
                 (Hive partitioning, run_id declared STRING); it also shows runs
-                whose write has not finished
+                whose write has not finished. Two forms: a plain external table
+                (BigQuery lists the files at every query), or a BigLake table
+                (WITH CONNECTION) whose file list is cached and refreshed by
+                `lake refresh` (lake.catalog.bigquery.refresh)
   {table}       a view showing committed runs only (run_id present in lake_runs);
                 analysts and sql/queries/ use these
 
@@ -17,6 +20,7 @@ rebuilds the same names in DuckDB from the checked-in files.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -27,10 +31,16 @@ from schemas import TABLES, Table
 
 DATASET = "execution"
 BUCKET_PLACEHOLDER = "{bucket}"
+CONNECTION_PLACEHOLDER = "{connection}"
 
 _PROJECT = re.compile(r"(?:[a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _DATASET = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,1023}")
 _LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,62}")
+_CONNECTION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}")
+_STALENESS = re.compile(r"([0-9]{1,5})\s*(m|min|minutes?|h|hours?|d|days?)", re.IGNORECASE)
+# BigQuery accepts a metadata cache staleness from 30 minutes to 7 days (docs/sql.md#bigquery-at-scale).
+MIN_STALENESS_MINUTES, MAX_STALENESS_MINUTES = 30, 7 * 24 * 60
+DEFAULT_STALENESS_MINUTES = 24 * 60
 
 
 class CatalogNameError(LakeError, ValueError):
@@ -58,6 +68,63 @@ def check_dataset(dataset: str) -> str:
 
 def check_location(location: str) -> str:
     return _checked(location, _LOCATION, "location", " (e.g. US, EU, europe-west1)")
+
+
+def check_connection(connection: str) -> str:
+    """A BigQuery connection as PROJECT.LOCATION.CONNECTION (the project may be domain-scoped: example.com:p)."""
+    parts = connection.rsplit(".", 2) if isinstance(connection, str) else []
+    if len(parts) != 3 or not (_PROJECT.fullmatch(parts[0]) and _LOCATION.fullmatch(parts[1]) and _CONNECTION_ID.fullmatch(parts[2])):
+        raise CatalogNameError(
+            f"invalid BigQuery connection {connection!r}: expected PROJECT.LOCATION.CONNECTION (e.g. my-project.eu.lake-connection)"
+        )
+    return connection
+
+
+def connection_location(connection: str) -> str:
+    return check_connection(connection).rsplit(".", 2)[1]
+
+
+def staleness_minutes(text: str) -> int:
+    """'30m', '4h', '1d', '2 days' -> minutes, within what BigQuery accepts (30 minutes to 7 days)."""
+    m = _STALENESS.fullmatch(text.strip()) if isinstance(text, str) else None
+    if m is None:
+        raise CatalogNameError(f"invalid metadata cache staleness {text!r}: expected minutes, hours or days, e.g. 30m, 4h, 1d")
+    minutes = int(m.group(1)) * {"m": 1, "h": 60, "d": 24 * 60}[m.group(2)[0].lower()]
+    if not MIN_STALENESS_MINUTES <= minutes <= MAX_STALENESS_MINUTES:
+        raise CatalogNameError(f"metadata cache staleness {text!r} is outside what BigQuery accepts: 30 minutes to 7 days")
+    return minutes
+
+
+def interval_sql(minutes: int) -> str:
+    """An INTERVAL literal in the largest whole unit: 1440 -> INTERVAL 1 DAY, 90 -> INTERVAL 90 MINUTE."""
+    for unit, size in (("DAY", 24 * 60), ("HOUR", 60), ("MINUTE", 1)):
+        if minutes % size == 0:
+            return f"INTERVAL {minutes // size} {unit}"
+    raise AssertionError(minutes)  # pragma: no cover - MINUTE divides everything
+
+
+@dataclass(frozen=True)
+class BigLake:
+    """The BigLake form of the external tables: read through a connection, their file lists cached.
+
+    The cache is refreshed only by `lake refresh` (metadata_cache_mode 'MANUAL'): a query sees the
+    files of the last refresh, never a file listed in between, which is what lets the refresh order
+    (data tables first, lake_runs last) keep every run whole for readers. A cache older than
+    max_staleness is not used: BigQuery then lists the files itself, as for a plain external table.
+    """
+
+    connection: str  # PROJECT.LOCATION.CONNECTION, or CONNECTION_PLACEHOLDER in the checked-in files
+    staleness_minutes: int = DEFAULT_STALENESS_MINUTES
+
+    def __post_init__(self):
+        if self.connection != CONNECTION_PLACEHOLDER:
+            check_connection(self.connection)
+        if not MIN_STALENESS_MINUTES <= self.staleness_minutes <= MAX_STALENESS_MINUTES:
+            raise CatalogNameError(f"metadata cache staleness of {self.staleness_minutes} minutes: BigQuery accepts 30 minutes to 7 days")
+
+    @property
+    def max_staleness(self) -> str:
+        return interval_sql(self.staleness_minutes)
 
 
 def _checked(value: str, pattern: re.Pattern, what: str, hint: str = "") -> str:
@@ -91,10 +158,21 @@ def _labels(labels: Mapping[str, str] | None) -> list[tuple[str, str]]:
     return [("labels", "[" + ", ".join(f"({sql_string(k)}, {sql_string(v)})" for k, v in labels.items()) + "]")]
 
 
+def table_data_prefix(table: str, lake_root: str) -> str:
+    """gs://bucket[/prefix]/lake/{table}: the external table's Hive partitioning prefix."""
+    return f"{lake_root}/{layout.lake_partition_prefix(table).rstrip('/')}"
+
+
 def external_table_sql(
-    table: Table, *, dataset: str, lake_root: str, project: str | None, labels: Mapping[str, str] | None = None
+    table: Table,
+    *,
+    dataset: str,
+    lake_root: str,
+    project: str | None,
+    labels: Mapping[str, str] | None = None,
+    biglake: BigLake | None = None,
 ) -> str:
-    prefix = f"{lake_root}/{layout.lake_partition_prefix(table.name).rstrip('/')}"
+    prefix = table_data_prefix(table.name, lake_root)
     # No NOT NULL: BigQuery documents no NOT NULL for external-table columns. Requiredness lives in the
     # Parquet files (REQUIRED columns) and in the writer's checks; see docs/sql.md.
     columns = [
@@ -104,11 +182,19 @@ def external_table_sql(
         f"{table.description} All runs in the lake, including runs whose write has not finished; "
         f"query the view {view_name(table.name)} for committed runs. Contract version {table.version}."
     )
+    cache: list[tuple[str, str]] = []
+    connection = ""
+    if biglake is not None:
+        # docs/sql.md#bigquery-at-scale: the syntax and its sources.
+        connection = f"WITH CONNECTION `{biglake.connection}`\n"
+        cache = [("max_staleness", biglake.max_staleness), ("metadata_cache_mode", "'MANUAL'")]
+        description += " BigLake table: its file list is cached and refreshed by `lake refresh`."
     options = [
         ("format", "'PARQUET'"),
         ("uris", f"[{sql_string(prefix + '/*')}]"),
         ("hive_partition_uri_prefix", sql_string(prefix)),
         ("require_hive_partition_filter", "false"),
+        *cache,
         ("description", sql_string(description)),
         *_labels(labels),
     ]
@@ -116,6 +202,7 @@ def external_table_sql(
         f"CREATE OR REPLACE EXTERNAL TABLE {qualified(external_table_name(table.name), dataset, project)} (\n"
         + ",\n".join(columns)
         + "\n)\nWITH PARTITION COLUMNS (run_id STRING)\n"
+        + connection
         + _options(options)
         + ";\n"
     )
@@ -161,12 +248,20 @@ def dataset_sql(project: str | None, dataset: str, location: str | None) -> str:
     return f"CREATE SCHEMA IF NOT EXISTS {target}{opts};\n"
 
 
-# --- checked-in files: sql/ddl/{table}.sql and sql/views/{table}.sql -------------------------
+# --- checked-in files: sql/ddl/{table}.sql, sql/ddl/biglake/{table}.sql, sql/views/{table}.sql --
 
 _DDL_HEADER = """\
 -- Generated by `lake sql generate` from schemas/{table}.py (contract version {version}); do not edit.
 -- External table over the lake's {table} files, in dataset `{dataset}`. {{bucket}} stands for the bucket
 -- (and optional prefix) of the execution store; `lake register --bucket B` fills it in.
+"""
+
+_BIGLAKE_HEADER = """\
+-- Generated by `lake sql generate` from schemas/{table}.py (contract version {version}); do not edit.
+-- BigLake form of the external table over the lake's {table} files, in dataset `{dataset}`: read through a
+-- connection, its file list cached (metadata_cache_mode 'MANUAL') and refreshed by `lake refresh`.
+-- {{bucket}} stands for the bucket (and optional prefix), {{connection}} for PROJECT.LOCATION.CONNECTION;
+-- `lake register --bucket B --connection C [--max-staleness 1d]` fills them in.
 """
 
 _VIEW_HEADER = """\
@@ -182,6 +277,12 @@ def generated_files() -> dict[str, str]:
         head = _DDL_HEADER.format(table=table.name, version=table.version, dataset=DATASET)
         sql = external_table_sql(table, dataset=DATASET, lake_root=f"gs://{BUCKET_PLACEHOLDER}", project=None)
         files[f"ddl/{table.name}.sql"] = head + sql
+    for table in TABLES.values():
+        head = _BIGLAKE_HEADER.format(table=table.name, version=table.version, dataset=DATASET)
+        sql = external_table_sql(
+            table, dataset=DATASET, lake_root=f"gs://{BUCKET_PLACEHOLDER}", project=None, biglake=BigLake(CONNECTION_PLACEHOLDER)
+        )
+        files[f"ddl/biglake/{table.name}.sql"] = head + sql
     for table in TABLES.values():
         what = (
             "The runs of the lake: a run is committed once its runs row exists."
@@ -214,6 +315,6 @@ def drifted_files(sql_dir: Path) -> list[str]:
     """Relative paths whose checked-in text differs from what schemas/ generates (or that are missing or extra)."""
     wanted = generated_files()
     out = [rel for rel, text in wanted.items() if _checked_in(Path(sql_dir) / rel) != text]
-    for sub in ("ddl", "views"):
+    for sub in ("ddl", "ddl/biglake", "views"):
         out += [f"{sub}/{p.name}" for p in sorted((Path(sql_dir) / sub).glob("*.sql")) if f"{sub}/{p.name}" not in wanted]
     return out

@@ -7,7 +7,8 @@ does it on scratch objects only:
   1. writes smoke_runs() (edge values: NUMERIC products that need rounding, a
      numeric-looking run_id, nulls in every nullable column, timestamps with
      nanoseconds, an empty run whose commit is a runs row of contract version 1,
-     so files lacking declared columns, and an uncommitted run) under a fresh
+     so files lacking declared columns, an uncommitted run, and one experiment
+     of runs with parameters for the sweep queries) under a fresh
      scratch prefix gs://BUCKET[/prefix]/bq-smoke/<stamp>-<hex>/;
   2. registers the external tables and views over that prefix in a scratch
      dataset (default `execution_smoke`) with `lake register`'s own code;
@@ -48,6 +49,8 @@ SCRATCH_FOLDER = "bq-smoke"
 FLOAT_RELATIVE_TOLERANCE = 1e-9
 
 DUST, NUMERIC_ID, EMPTY, UNCOMMITTED = "smoke-dust", "0042", "smoke-empty", "smoke-uncommitted"
+SWEEP = "smoke-sweep"  # the experiment of dust, 0042 and the uncommitted run (which no sweep may show)
+FAST, ENTRY = "S-1.fast_period", "S-1.entry"
 BTC, DUSTC = "BTCUSDT.BINANCE", "DUSTUSDT.BINANCE"
 
 
@@ -199,7 +202,8 @@ def dust_run() -> Run:
             "Risk Return Ratio": 0.3333333333333333,
         },
     }
-    return Run(DUST, summary, orders, fills, positions, equity)
+    params = {FAST: 5, ENTRY: "LIMIT", "S-1.levels": [1, 2.5], "venue.BINANCE.oms_type": "NETTING"}
+    return Run(DUST, summary, orders, fills, positions, equity, experiment=SWEEP, tags={"smoke": "dust"}, params=params)
 
 
 def numeric_id_run() -> Run:
@@ -227,7 +231,8 @@ def numeric_id_run() -> Run:
         ]
     )
     equity = equity_frame([(t, "USDT", "500", "0"), (t + pd.Timedelta(hours=14), "USDT", "488.45", "0")])
-    return Run(NUMERIC_ID, {}, orders, fills, positions, equity)
+    params = {FAST: 10, ENTRY: "MARKET", "S-1.levels": [1, 2.5]}
+    return Run(NUMERIC_ID, {}, orders, fills, positions, equity, experiment=SWEEP, params=params)
 
 
 def empty_run() -> Run:
@@ -246,7 +251,7 @@ def uncommitted_run() -> Run:
         [position_row("P-1", BTC, "O-1", None, "BUY", "1000", "1000", "50000", None, "1000000", _t(1), None)]
     )
     equity = equity_frame([(_t(0), "USDT", "9000000", "0"), (_t(86400), "USDT", "1", "0")])
-    return Run(UNCOMMITTED, {}, orders, fills, positions, equity)
+    return Run(UNCOMMITTED, {}, orders, fills, positions, equity, experiment=SWEEP, params={FAST: 5, ENTRY: "LIMIT"})
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,8 @@ SMOKE_CASES: dict[str, list[dict[str, Any]]] = {
     "slippage_commission": [{}, {"run_ids": [DUST]}],
     "equity_daily": [{}],
     "holding_time": [{}],
+    "sweep": [{"experiment": SWEEP}, {"experiment": SWEEP, "x": FAST, "y": ENTRY}],
+    "param_effect": [{"experiment": SWEEP, "param": FAST}, {"experiment": SWEEP, "param": ENTRY}],
 }
 
 

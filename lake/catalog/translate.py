@@ -9,7 +9,8 @@ saying what it answers and declaring its parameters:
     --   @run_ids ARRAY<STRING>  runs to rank; empty ranks every committed run
 
 A parameter line is `@name TYPE description`; `(default: VALUE)` in the description
-makes a scalar optional, and ARRAY parameters default to an empty array.
+makes a scalar optional (a STRING default may be quoted: `(default: '')`), and ARRAY
+parameters default to an empty array.
 
 Binding replaces each @name in the parsed statement by `CAST(literal AS TYPE)`,
 built by sqlglot (which quotes strings itself), before the statement is written
@@ -96,7 +97,7 @@ def parse_header(text: str, name: str = "<sql>") -> Query:
             _check_type(ptype, f"{name}: @{pname}")
             dm = _DEFAULT.search(pdesc)
             if dm:
-                default, required = coerce(dm.group(1), ptype, f"{name}: default of @{pname}"), False
+                default, required = coerce(_unquoted(dm.group(1)), ptype, f"{name}: default of @{pname}"), False
             elif _element_type(ptype):
                 default, required = [], False
             else:
@@ -105,6 +106,11 @@ def parse_header(text: str, name: str = "<sql>") -> Query:
         elif not line.strip("- ").lower().startswith("parameters"):
             description.append(line[2:].strip())
     return Query(name, text, title, "\n".join(d for d in description if d), params)
+
+
+def _unquoted(text: str) -> str:
+    """A default written as a SQL string literal ('' for the empty string) is its text."""
+    return text[1:-1].replace("''", "'") if len(text) >= 2 and text[0] == text[-1] == "'" else text
 
 
 def shipped_queries() -> dict[str, Path]:

@@ -19,9 +19,11 @@ COMMAND_MODULES = [
     "lake.cli.backtest",
     "lake.cli.generate",
     "lake.cli.register",
+    "lake.cli.refresh",
     "lake.cli.bq_smoke",
     "lake.cli.query",
     "lake.cli.compare",
+    "lake.cli.sweep",
     "lake.cli.push",
     "lake.cli.contract",
 ]

@@ -49,6 +49,15 @@ def side_by_side(corner: str, labels: Sequence[str], records: Sequence[Mapping],
     return "\n".join(aligned([corner, *labels], body, [False] + [True] * len(labels)))
 
 
+def column_labels(labels: Sequence[str], widest: int = 24) -> tuple[list[str], list[str]]:
+    """(column headers, legend lines) for runs shown side by side: the labels themselves, or, when one is wider
+    than `widest` (long run ids would make the table too wide), `run 1`, `run 2`, ... and a legend naming each."""
+    if not labels or max(map(len, labels)) <= widest:
+        return list(labels), []
+    numbered = [f"run {i}" for i in range(1, len(labels) + 1)]
+    return numbered, [f"{n}: {label}" for n, label in zip(numbered, labels)] + [""]
+
+
 def table(result) -> str:
     """A pyarrow table as aligned text: numbers right-aligned, then the row count."""
     import pyarrow as pa

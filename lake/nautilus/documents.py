@@ -1,8 +1,9 @@
-"""A run's documents besides its tables: the summary, the config and the engine's log.
+"""A run's documents besides its tables: the summary, the config, the parameters and the engine's log.
 
 The summary uses NautilusTrader's BacktestResult names (plus identity and row
 counts), the config is the run config the caller passes or what the engine's
-components show, and the log is the file Nautilus's logger wrote.
+components show, the parameters are the settings that decided the result (flat,
+for the runs row's params_json), and the log is the file Nautilus's logger wrote.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ import pyarrow as pa
 import nautilus_trader
 
 from lake.errors import LakeError
-from lake.nautilus.tables import account_type_name
+from lake.nautilus.tables import account_type_name, oms_type_name
 from lake.nautilus.units import ns_to_iso
 
 
 def build_summary(engine, result, tables: dict[str, pa.Table], equity_source: str, snapshot_count: int) -> dict:
-    """The run's summary under NautilusTrader's BacktestResult names, plus identity and counts."""
+    """The run's summary under NautilusTrader's BacktestResult names, plus identity and counts.
+
+    NautilusTrader's own run UUID (BacktestResult.run_id) is `nautilus_run_id`: `run_id` is the lake's,
+    set by the caller once it is chosen.
+    """
     cache = engine.cache
     analyzer = engine.portfolio.analyzer
     try:
@@ -34,7 +39,7 @@ def build_summary(engine, result, tables: dict[str, pa.Table], equity_source: st
     return _finite(
         {
             "trader_id": result.trader_id,
-            "run_id": result.run_id,
+            "nautilus_run_id": result.run_id,
             "run_config_id": result.run_config_id,
             "instance_id": result.instance_id,
             "backtest_start": ns_to_iso(result.backtest_start),
@@ -109,6 +114,43 @@ def engine_config(engine) -> dict:
     ]
     out["strategies"] = [_component_config(s) for s in engine.trader.strategies()]
     out["actors"] = [_component_config(a) for a in engine.trader.actors()]
+    return out
+
+
+def run_params(engine, result) -> dict[str, Any]:
+    """The settings that decided the result, flat:
+
+    - "<component id>.<field>": every field of every strategy's and actor's config, as the config's own JSON
+      gives it (lists and objects stay as they are: the writer writes them as JSON text, secrets redacted);
+    - "venue.<VENUE>.oms_type", ".account_type", ".base_currency", ".starting_balances";
+    - "data.start", "data.end" (the backtest window, ISO 8601 UTC) and "data.bar_types" (the bars it ran on).
+    """
+    params: dict[str, Any] = {}
+    for component in [*engine.trader.strategies(), *engine.trader.actors()]:
+        for name, value in (_component_config(component)["config"] or {}).items():
+            params[f"{component.id}.{name}"] = value
+    oms = _oms_types(engine)
+    for account in engine.cache.accounts():
+        venue = account.id.get_issuer()
+        params[f"venue.{venue}.oms_type"] = oms.get(venue)
+        params[f"venue.{venue}.account_type"] = account_type_name(account.type)
+        params[f"venue.{venue}.base_currency"] = None if account.base_currency is None else str(account.base_currency)
+        params[f"venue.{venue}.starting_balances"] = sorted(str(m) for m in account.starting_balances().values())
+    params["data.start"] = ns_to_iso(result.backtest_start)
+    params["data.end"] = ns_to_iso(result.backtest_end)
+    params["data.bar_types"] = sorted(str(b) for b in engine.cache.bar_types())
+    return params
+
+
+def _oms_types(engine) -> dict[str, str]:
+    """Venue -> OMS type, from the engine's execution clients (no public accessor: read defensively, so a
+    release that renames the attribute loses the OMS type, never the run)."""
+    clients = getattr(getattr(engine.kernel, "exec_engine", None), "_clients", None) or {}
+    out = {}
+    for client in clients.values():
+        venue, oms = getattr(client, "venue", None), getattr(client, "oms_type", None)
+        if venue is not None and oms is not None:
+            out[str(venue)] = oms_type_name(oms)
     return out
 
 

@@ -47,6 +47,7 @@ _tif = EnumNames(_enums.time_in_force_to_str)
 _liquidity = EnumNames(_enums.liquidity_side_to_str)
 _position_side = EnumNames(_enums.position_side_to_str)
 account_type_name = EnumNames(_enums.account_type_to_str)
+oms_type_name = EnumNames(_enums.oms_type_to_str)
 
 # Decimal columns NautilusTrader keeps as binary floats: already 1e-9 units (float_to_units), never raw.
 _FLOAT_DECIMALS = frozenset({"avg_px", "avg_px_open", "avg_px_close"})

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -25,6 +25,8 @@ from lake.errors import Failure, LakeError, ValidationError
 from lake.run import Run, RunId
 from lake.write.checks import conform_run, submit_checks
 from lake.write.encode import JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE, TEXT_CONTENT_TYPE, json_bytes, parquet_bytes, to_jsonable
+from lake.write.equity_stats import equity_stats
+from lake.write.params import plain_params, runs_columns
 from lake.write.redact import redact, redact_log, scrub_bytes, scrub_value, scrubbable
 from lake.write.runs_row import RunSummary, build_runs_row, parse_summary, row_failures, run_money
 from schemas import RUN_TABLES, RUNS
@@ -118,11 +120,11 @@ def plan_run(run: Run) -> Plan:
     if not isinstance(run, Run):
         raise LakeError(f"write_run expects a lake.Run, got {type(run).__name__}")
     failures: list[Failure] = []
-    summary, documents, summary_blob = _documents(run, failures)
+    summary, documents, summary_blob, identity = _documents(run, failures)
     tables, table_failures = conform_run(run)
     failures += table_failures
     order = sorted(tables, key=lambda n: -tables[n].num_rows)  # largest first keeps both workers busy
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with _pool(sum(t.num_rows for t in tables.values())) as pool:
         encoded = {n: pool.submit(parquet_bytes, tables[n], RUN_TABLES[n], run.run_id) for n in order}
         checks = submit_checks(pool, {n: tables[n] for n in order})
         if summary is not None:
@@ -144,14 +146,35 @@ def plan_run(run: Run) -> Plan:
         ]
 
     money = run_money(tables)  # once for every build of the row (a rerun or overwrite builds it again)
+    columns = {**identity, **equity_stats(tables["equity_curve"], money.currency).columns(), "table_versions": _table_versions()}
 
     def build_row(created_at: dt.datetime, data_file: str) -> Blob:
-        row = build_runs_row(summary, tables, created_at, money=money, data_file=data_file, table_versions=_table_versions())
+        row = build_runs_row(summary, tables, created_at, money=money, data_file=data_file, **columns)
         return Blob((layout.commit_key(run.run_id),), parquet_bytes(row, RUNS, run.run_id), PARQUET_CONTENT_TYPE, 1)
 
     # No failures: _runs_row_failures has built the runs row from these very tables and summary,
     # so commit_row cannot fail once writing has begun.
     return Plan(run.run_id, data + documents, summary_blob, build_row, tables)
+
+
+SMALL_RUN_ROWS = 10_000  # below this, a run's tasks take less time than handing them to threads costs
+
+
+def _pool(rows: int) -> Executor:
+    """Threads for the encodings and checks of a run (they release the GIL); inline for a small run."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1) if rows >= SMALL_RUN_ROWS else _Inline()
+
+
+class _Inline(Executor):
+    """An executor that runs each task as it is submitted."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # delivered by result(), as a pool would
+            future.set_exception(exc)
+        return future
 
 
 def _runs_row_failures(summary: RunSummary, tables: dict[str, pa.Table]) -> list[Failure]:
@@ -165,42 +188,65 @@ def _runs_row_failures(summary: RunSummary, tables: dict[str, pa.Table]) -> list
     """
     stand_in = {n: tables[n] if n in tables else t.arrow_schema.empty_table() for n, t in RUN_TABLES.items()}
     money = run_money(stand_in)  # summed once for both (a pass over fills and positions)
-    failures = row_failures(money)
+    equity = equity_stats(stand_in["equity_curve"], money.currency)
+    failures = row_failures(money, equity)
     if not failures:
         try:
-            build_runs_row(summary, stand_in, dt.datetime.now(dt.timezone.utc), money=money)
+            build_runs_row(summary, stand_in, dt.datetime.now(dt.timezone.utc), money=money, **equity.columns())
         except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:  # a gap in parse_summary
             failures.append(Failure("runs", None, "runs_row", f"the runs row cannot be built ({type(exc).__name__}: {exc})"))
     return failures
 
 
-def _documents(run: Run, failures: list[Failure]) -> tuple[RunSummary | None, list[Blob], Blob | None]:
-    """Summary, config and log: secrets redacted from the JSON and scrubbed from every text.
+def _documents(run: Run, failures: list[Failure]) -> tuple[RunSummary | None, list[Blob], Blob | None, dict]:
+    """Summary, config, log and parameters: secrets redacted from the JSON and scrubbed from every text.
 
     Each document is first turned into the plain JSON it will be written as
     (configs, dataclasses, msgspec Structs ... walked field by field); then
     secret-looking keys and passwords in strings are redacted, and every value
-    so found (in the summary, the config or the log) is scrubbed from all
-    three and from the runs row's summary_json, in every encoding each is
-    written in. A document that cannot be written adds Failures (every
-    offending value by its JSON path) and comes back as None.
+    so found (in the summary, the config, the log or the parameters) is scrubbed
+    from all of them and from the runs row's summary_json, in every encoding each
+    is written in. A document that cannot be written adds Failures (every
+    offending value by its JSON path) and comes back as None. The last item is
+    the runs row's experiment, tags_json and params_json.
     """
     secrets: set[str] = set()
     summary = _json_document("summary", run.summary, secrets, failures)
     config = _json_document("config", run.config, secrets, failures) if run.config is not None else None
     log = _log_bytes(run.log, secrets, failures) if run.log is not None else None
+    params = plain_params(run.params, secrets, failures) if run.params is not None else None
     found = scrubbable(secrets)
+    identity = runs_columns(run.experiment, run.tags, params, found, failures)
     blobs = []
     if config is not None:
         blobs.append(Blob((layout.config_key(run.run_id),), json_bytes(scrub_value(config, found), "config"), JSON_CONTENT_TYPE))
     if log is not None:
         blobs.append(Blob((layout.log_key(run.run_id),), scrub_bytes(log, found), TEXT_CONTENT_TYPE))
     if summary is None:
-        return None, blobs, None
-    summary = scrub_value(summary, found)
+        return None, blobs, None, identity
+    summary = _with_run_id(scrub_value(summary, found), run.run_id, failures)
     parsed = parse_summary(summary, failures)
     summary_blob = Blob((layout.summary_key(run.run_id),), json_bytes(summary, "summary"), JSON_CONTENT_TYPE)
-    return parsed, blobs, summary_blob
+    return parsed, blobs, summary_blob, identity
+
+
+def _with_run_id(summary: dict, run_id: str, failures: list[Failure]) -> dict:
+    """The summary with `run_id` the lake's run_id: one name, one meaning, in the path and in summary.json.
+
+    NautilusTrader's BacktestResult calls its own run UUID `run_id`; a summary that brings a different one
+    keeps it as `nautilus_run_id` (refused when that is given too, and differs).
+    """
+    given = summary.get("run_id")
+    if given is None or given == run_id:
+        return {**summary, "run_id": run_id}
+    if summary.get("nautilus_run_id", given) != given:
+        failures.append(Failure(
+            "summary", "run_id", "run_id",
+            f"{given!r} is not the run's run_id {run_id!r}, and nautilus_run_id holds another value "
+            f"{summary['nautilus_run_id']!r}: summary.run_id is the lake's run_id (leave it out, or make it {run_id!r})",
+        ))
+        return summary
+    return {**summary, "run_id": run_id, "nautilus_run_id": given}
 
 
 def _json_document(name: str, value, secrets: set[str], failures: list[Failure]) -> dict | None:

@@ -226,14 +226,14 @@ def _collect(value: Any, found: set[str]) -> None:
 def scrubbable(secrets: Iterable[str]) -> list[str]:
     """What to search text for: each secret worth it (long enough, valid Unicode), longest first, in every
     form text may show it (raw, and escaped as json.dumps writes it with ensure_ascii on and off)."""
-    usable = {s for s in secrets if len(s) >= MIN_SECRET_CHARS and s != REDACTED and _is_unicode(s)}
+    usable = {s for s in secrets if len(s) >= MIN_SECRET_CHARS and s != REDACTED and is_unicode(s)}
     forms: dict[str, None] = {}
     for secret in sorted(usable, key=lambda s: (-len(s), s)):
         forms.update(dict.fromkeys([secret, json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1]]))
     return list(forms)
 
 
-def _is_unicode(text: str) -> bool:
+def is_unicode(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from lake.errors import Failure
 from lake.version import __version__
 from lake.write.conform import TIMESTAMP_RANGE, TIMESTAMP_US
+from lake.write.equity_stats import EquityStats
 from schemas import RUNS
 from schemas.contract import DECIMAL_PRECISION, DECIMAL_SCALE, Kind, exact_sums
 
@@ -34,7 +35,8 @@ WRITER_VERSION = __version__
 
 # runs column -> key in the summary's stats_returns (NautilusTrader's names).
 _RETURN_STATS = {
-    "sharpe_ratio": "Sharpe Ratio (252 days)",
+    "position_returns_sharpe": "Sharpe Ratio (252 days)",
+    "sharpe_ratio": "Sharpe Ratio (252 days)",  # deprecated name of the same statistic (runs v1, v2)
     "sortino_ratio": "Sortino Ratio (252 days)",
     "profit_factor": "Profit Factor",
     "returns_volatility": "Returns Volatility (252 days)",
@@ -246,17 +248,19 @@ def run_money(tables: Mapping[str, pa.Table]) -> RunMoney:
     )
 
 
-def row_failures(money: RunMoney) -> list[Failure]:
-    """What the tables would put in the runs row that it cannot hold: a total beyond NUMERIC(38, 9)."""
+def row_failures(money: RunMoney, equity: EquityStats | None = None) -> list[Failure]:
+    """What the tables would put in the runs row that it cannot hold: a total (or drawdown) beyond NUMERIC(38, 9)."""
     failures = []
     for table, column, total in (
         ("positions", "realized_pnl", money.realized_pnl),
         ("fills", "commission", money.total_commission),
+        ("equity_curve", "equity", equity.max_drawdown if equity else None),
     ):
         if total is not None and abs(total) >= _NUMERIC_LIMIT:
+            what = "max drawdown" if table == "equity_curve" else "total"
             failures.append(Failure(
                 table, column, "total_fits_numeric",
-                f"the run's total ({total} {money.currency}) does not fit the runs table's NUMERIC(38, 9)",
+                f"the run's {what} ({total} {money.currency}) does not fit the runs table's NUMERIC(38, 9)",
             ))
     return failures
 

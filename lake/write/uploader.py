@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from lake.run import Run
 from lake.stores.destination import check_results_bucket, default_bucket
@@ -44,9 +44,17 @@ class GCSResultUploader:
         equity_df=None,
         config: Optional[dict[str, Any]] = None,
         log_content: Optional[str] = None,
+        *,
+        experiment: Optional[str] = None,
+        tags: Optional[Mapping[str, str]] = None,
+        params: Optional[Mapping[str, Any]] = None,
     ) -> WriteReport:
-        """Validate and write the run (also safe inside a running event loop's thread)."""
-        run = _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content)
+        """Validate and write the run (also safe inside a running event loop's thread).
+
+        experiment, tags, params: as lake.Run takes them (the sweep, free labels, the settings that decided the result).
+        """
+        run = _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content,
+                   experiment=experiment, tags=tags, params=params)
         return write_run_to_store(run, self.store, overwrite=self.overwrite)
 
     async def upload_backtest_results(self, *args, **kwargs) -> WriteReport:
@@ -59,10 +67,10 @@ class GCSResultUploader:
     upload_backtest_results.__signature__ = inspect.signature(upload_backtest_results_sync)  # for help() and IDEs
 
 
-def _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content) -> Run:
+def _run(run_id, summary, orders_df, fills_df, positions_df, equity_df, config, log_content, **identity) -> Run:
     given = {"orders": orders_df, "fills": fills_df, "positions": positions_df, "equity_curve": equity_df}
     tables = {name: _table_or_empty(name, table) for name, table in given.items()}
-    return Run(run_id, summary, config=config, log=log_content, **tables)
+    return Run(run_id, summary, config=config, log=log_content, **identity, **tables)
 
 
 def _table_or_empty(name: str, table):

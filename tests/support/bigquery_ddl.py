@@ -28,8 +28,10 @@ from lake import layout
 from schemas import Table
 
 # The options a CREATE EXTERNAL TABLE may carry (BigQuery's external_table_option_list) that this
-# project uses; anything else in the generated DDL is a problem.
+# project uses; anything else in the generated DDL is a problem. The cache options only in the BigLake form.
 USED_OPTIONS = ("format", "uris", "hive_partition_uri_prefix", "require_hive_partition_filter", "description", "labels")
+CACHE_OPTIONS = ("max_staleness", "metadata_cache_mode")
+_UNITS = ("MINUTE", "HOUR", "DAY")  # the INTERVAL units a staleness is written in
 
 
 class DDLSyntaxError(ValueError):
@@ -110,6 +112,11 @@ class _Reader:
             return tok.token_type == TokenType.TRUE
         if tok.token_type == TokenType.NUMBER:
             return int(tok.text) if tok.text.isdigit() else float(tok.text)
+        if tok.token_type == TokenType.INTERVAL:  # INTERVAL <integer> <unit>, as "INTERVAL 4 HOUR"
+            amount, unit = self.take(), self.take()
+            if amount.token_type != TokenType.NUMBER or not amount.text.isdigit() or unit.text.upper() not in _UNITS:
+                raise DDLSyntaxError(f"expected INTERVAL <integer> MINUTE|HOUR|DAY at {amount.text!r} (line {amount.line})")
+            return f"INTERVAL {amount.text} {unit.text.upper()}"
         if tok.token_type == TokenType.L_BRACKET:
             items = []
             while self.word() != "]":
@@ -192,8 +199,11 @@ def read_external_table(text: str) -> ExternalTable:
     return ExternalTable(or_replace, name, columns, partition, connection, options)
 
 
-def contract_problems(ddl: ExternalTable, table: Table, *, lake_root: str, name: list[str], labels: dict | None = None) -> list[str]:
-    """Where the statement differs from what the contract says the external table is."""
+def contract_problems(
+    ddl: ExternalTable, table: Table, *, lake_root: str, name: list[str], labels: dict | None = None, biglake=None
+) -> list[str]:
+    """Where the statement differs from what the contract says the external table is.
+    `biglake` (lake.catalog.ddl.BigLake): the BigLake form, with its connection and cache options."""
     problems = []
     if not ddl.or_replace:
         problems.append("not CREATE OR REPLACE")
@@ -216,8 +226,19 @@ def contract_problems(ddl: ExternalTable, table: Table, *, lake_root: str, name:
         problems.append(f"column options other than description: {other}")
     if ddl.partition_columns != [("run_id", "STRING")]:
         problems.append(f"partition columns {ddl.partition_columns}, expected [('run_id', 'STRING')]")
-    if ddl.connection is not None:
-        problems.append(f"unexpected WITH CONNECTION {ddl.connection}")
+    if biglake is None:
+        if ddl.connection is not None:
+            problems.append(f"unexpected WITH CONNECTION {ddl.connection}")
+        cache = sorted(set(ddl.options) & set(CACHE_OPTIONS))
+        if cache:
+            problems.append(f"metadata cache options {cache} on a plain external table")
+    else:
+        if ddl.connection != biglake.connection:
+            problems.append(f"WITH CONNECTION {ddl.connection}, expected {biglake.connection}")
+        if ddl.options.get("max_staleness") != biglake.max_staleness:
+            problems.append(f"option max_staleness = {ddl.options.get('max_staleness')!r}, expected {biglake.max_staleness!r}")
+        if ddl.options.get("metadata_cache_mode") != "MANUAL":
+            problems.append(f"option metadata_cache_mode = {ddl.options.get('metadata_cache_mode')!r}, expected 'MANUAL'")
     prefix = f"{lake_root}/{layout.lake_partition_prefix(table.name).rstrip('/')}"
     expected_options = {
         "format": "PARQUET",
@@ -231,7 +252,7 @@ def contract_problems(ddl: ExternalTable, table: Table, *, lake_root: str, name:
     description = ddl.options.get("description", "")
     if not (isinstance(description, str) and description.startswith(table.description) and f"Contract version {table.version}." in description):
         problems.append(f"table description {description!r} does not start with the contract's and name version {table.version}")
-    unknown = sorted(set(ddl.options) - set(USED_OPTIONS))
+    unknown = sorted(set(ddl.options) - set(USED_OPTIONS) - set(CACHE_OPTIONS))
     if unknown:
         problems.append(f"unexpected options {unknown}")
     got_labels = dict(ddl.options.get("labels", []))
@@ -320,6 +341,8 @@ def googlesql_external_table(text: str) -> ExternalTable:
             return [value(e) for e in node.elements]
         if kind == "ASTStructConstructorWithParens":
             return tuple(value(e) for e in node.field_expressions)
+        if kind == "ASTIntervalExpr" and node.date_part_name_to is None:
+            return f"INTERVAL {value(node.interval_value)} {node.date_part_name.id_string.upper()}"
         raise DDLSyntaxError(f"GoogleSQL option value of kind {kind}")
 
     columns = []

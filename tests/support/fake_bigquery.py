@@ -9,6 +9,14 @@ Query jobs that are not DDL are answered by `FakeBigQuery.answer`, a callable
 (sql, parameters) -> (schema fields, rows as Python values) that a test sets
 (e.g. the same query run on DuckDB); rows are encoded as the REST API encodes
 them, so the real client decodes them as it would BigQuery's.
+
+An external table's resource carries what its DDL says, read back by the DDL
+reader of tests/support/bigquery_ddl.py, under the REST API's field names
+(externalDataConfiguration: sourceUris, hivePartitioningOptions, connectionId,
+metadataCacheMode; maxStaleness). `CALL BQ.REFRESH_EXTERNAL_METADATA_CACHE(...)`
+jobs are recorded in `refreshes`; like BigQuery, the call fails on a table
+whose cache is not refreshed manually, and `refresh_failures[table]` makes the
+next N calls for that table fail (BigQuery lets one of concurrent refreshes win).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ PROJECT = "lake-test-project"
 PREFIX = "/bigquery/v2"
 
 CREATE = re.compile(r"CREATE OR REPLACE (EXTERNAL TABLE|VIEW) `([^`]+)`")
+REFRESH = re.compile(r"^CALL BQ\.REFRESH_EXTERNAL_METADATA_CACHE\('([^']+)'(?:, \[(.*)\])?\);?$", re.DOTALL)
 LABEL = re.compile(r"labels = \[\('([a-z0-9_-]+)', '([a-z0-9_-]+)'\)\]")
 
 # (sql, {name: (BigQuery type, value)}) -> ([{"name", "type"}], [tuple of Python values])
@@ -46,6 +55,8 @@ class FakeBigQuery:
         self.jobs: dict[str, dict] = {}
         self.results: dict[str, tuple[list[dict], list[tuple]]] = {}
         self.reject: set[str] = set()  # object names whose DDL job fails
+        self.refreshes: list[tuple[str, list[str]]] = []  # (project.dataset.table, subdirectories) of each refresh
+        self.refresh_failures: dict[str, int] = {}  # table name -> how many of its next refreshes fail
         self.answer: Answer | None = None
         self.lock = threading.Lock()
         self.url = ""
@@ -110,7 +121,13 @@ class FakeBigQuery:
         }
         m = CREATE.search(sql)
         name = m.group(2).split(".", 1)[1] if m else None
-        if name and name.split(".")[-1] in self.reject:
+        refresh = REFRESH.match(sql.strip())
+        if refresh:
+            failure = self._refresh(refresh.group(1), refresh.group(2))
+            if failure:
+                job["status"] = {"state": "DONE", "errorResult": {"reason": "invalidQuery", "message": failure}}
+                job["status"]["errors"] = [job["status"]["errorResult"]]
+        elif name and name.split(".")[-1] in self.reject:
             job["status"] = {"state": "DONE", "errorResult": {"reason": "invalidQuery", "message": f"rejected DDL for {name}"}}
             job["status"]["errors"] = [job["status"]["errorResult"]]
         elif m:
@@ -121,6 +138,7 @@ class FakeBigQuery:
                 "tableReference": {"projectId": project, "datasetId": ds, "tableId": table},
                 "type": "EXTERNAL" if m.group(1) == "EXTERNAL TABLE" else "VIEW",
                 "labels": labels,
+                **(external_resource(sql) if m.group(1) == "EXTERNAL TABLE" else {}),
             }
         elif self.answer is not None:
             try:
@@ -130,6 +148,21 @@ class FakeBigQuery:
                 job["status"]["errors"] = [job["status"]["errorResult"]]
         self.jobs[ref["jobId"]] = job
         return job
+
+    def _refresh(self, target: str, subdirectories: str | None) -> str | None:
+        """Record a refresh of `target` (project.dataset.table); an error message when BigQuery would fail it."""
+        _, ds, table = target.split(".")
+        resource = self.tables.get(f"{ds}.{table}")
+        if resource is None:
+            return f"Not found: Table {target}"
+        mode = resource.get("externalDataConfiguration", {}).get("metadataCacheMode")
+        if mode != "MANUAL":
+            return f"Table {target} does not have a manually refreshed metadata cache (metadata_cache_mode {mode})"
+        if self.refresh_failures.get(table, 0) > 0:
+            self.refresh_failures[table] -= 1
+            return f"Another metadata cache refresh of {target} is running"
+        self.refreshes.append((target, re.findall(r"'([^']*)'", subdirectories or "")))
+        return None
 
     def _query_results(self, job_id: str) -> dict:
         job = self.jobs[job_id]
@@ -147,6 +180,29 @@ class FakeBigQuery:
         with self.lock:
             calls, self.calls = self.calls, []
         return calls
+
+
+def external_resource(sql: str) -> dict:
+    """The table resource fields BigQuery derives from a CREATE EXTERNAL TABLE statement."""
+    from tests.support.bigquery_ddl import read_external_table
+
+    parts = read_external_table(sql)
+    options = parts.options
+    config: dict[str, Any] = {"sourceUris": options.get("uris", []), "sourceFormat": options.get("format")}
+    if parts.partition_columns is not None:
+        config["hivePartitioningOptions"] = {
+            "mode": "CUSTOM" if parts.partition_columns else "AUTO",
+            "sourceUriPrefix": options.get("hive_partition_uri_prefix"),
+            "requirePartitionFilter": options.get("require_hive_partition_filter", False),
+        }
+    if parts.connection is not None:
+        config["connectionId"] = parts.connection
+    if "metadata_cache_mode" in options:
+        config["metadataCacheMode"] = options["metadata_cache_mode"]
+    resource: dict[str, Any] = {"externalDataConfiguration": config}
+    if "max_staleness" in options:
+        resource["maxStaleness"] = options["max_staleness"]
+    return resource
 
 
 def error(code: int, message: str, reason: str = "notFound") -> dict:

@@ -10,6 +10,8 @@ only schedules children (a few at a time) and shows progress.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import itertools
 import json
 import os
 import subprocess
@@ -17,11 +19,12 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
+from typing import Mapping, Sequence
 
 from lake.errors import LakeError
-from lake.run import new_run_id
+from lake.run import check_experiment, new_run_id
 from lake.stores import resolve
 
 
@@ -42,6 +45,24 @@ class BacktestSpec:
     starting_usdt: str = "1000000"
     equity_interval_secs: float = 0.0  # 0: an equity sample at every bar
     run_id: str | None = None
+    experiment: str | None = None
+
+    def check(self) -> None:
+        """Raise LakeError naming the field and value the backtest would fail on, before any subprocess starts."""
+        from lake.nautilus.backtest.market_data import SPECS
+
+        unknown = [s for s in self.symbols if s not in SPECS]
+        choices = {"entry": ("MARKET", "LIMIT"), "oms_type": ("NETTING", "HEDGING"), "account_type": ("MARGIN", "CASH")}
+        problems = [f"unknown symbols {unknown} (choose from {sorted(SPECS)})"] if unknown or not self.symbols else []
+        problems += [f"{k}={getattr(self, k)!r} (choose from {', '.join(v)})" for k, v in choices.items() if getattr(self, k) not in v]
+        if not 0 < self.fast_period < self.slow_period:
+            problems.append(f"fast_period={self.fast_period}, slow_period={self.slow_period} (need 0 < fast_period < slow_period)")
+        if self.bars < 100 or self.bar_minutes < 1:
+            problems.append(f"bars={self.bars}, bar_minutes={self.bar_minutes} (need bars >= 100, bar_minutes >= 1)")
+        if problems:
+            name = f"{self.run_id} ({self.label})" if self.run_id else self.label
+            raise LakeError(f"backtest {name}: " + "; ".join(problems))
+        check_experiment(self.experiment)
 
     @property
     def label(self) -> str:
@@ -77,6 +98,40 @@ def variants(n: int, *, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"), bars:
             BacktestSpec(symbols=choices[i % len(choices)], bars=bars, bar_minutes=bar_minutes, seed=seed + i // len(grid), **params)
         )
     return out
+
+
+# Fields a grid may vary, with the type of their values.
+GRID_FIELDS = {
+    f.name: {"int": int, "float": float, "str": str}[f.type]
+    for f in dataclasses.fields(BacktestSpec)
+    if f.type in ("int", "float", "str")
+}
+
+
+def grid(base: BacktestSpec, axes: Mapping[str, Sequence[str]]) -> list[BacktestSpec]:
+    """Every combination of the axes' values (text, as given on the command line) applied to `base`,
+    the last axis varying fastest. Raises LakeError naming an unknown field or a value of the wrong type."""
+    for name in axes:
+        if name not in GRID_FIELDS:
+            raise LakeError(f"--grid {name}: not a backtest setting; choose from {', '.join(sorted(GRID_FIELDS))}")
+    typed = {name: [_grid_value(name, v) for v in values] for name, values in axes.items()}
+    return [dataclasses.replace(base, **dict(zip(typed, point))) for point in itertools.product(*typed.values())]
+
+
+def _grid_value(name: str, text: str):
+    kind = GRID_FIELDS[name]
+    try:
+        value = kind(text.strip())
+        if name == "trade_notional":
+            Decimal(value)
+    except (ValueError, InvalidOperation):
+        raise LakeError(f"--grid {name}: {text!r} is not a valid {kind.__name__}") from None
+    return value.upper() if name in ("entry", "oms_type", "account_type") else value
+
+
+def default_experiment(prefix: str = "sweep") -> str:
+    """A fresh experiment name: `<prefix>-<UTC time>`."""
+    return check_experiment(f"{prefix}-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}Z")
 
 
 # ------------------------------------------------------------------ one backtest (in-process)
@@ -162,7 +217,7 @@ def run_one(spec: BacktestSpec, dest: str) -> dict:
         engine.run()
         config = {"backtest": dataclasses.asdict(spec) | {"run_id": run_id}, **engine_config(engine)}
         # The log file is named as configured; from_nautilus finds it whatever suffix this Nautilus gives it.
-        run = from_nautilus(engine, run_id=run_id, config=config, log_path=Path(log_dir) / run_id)
+        run = from_nautilus(engine, run_id=run_id, config=config, log_path=Path(log_dir) / run_id, experiment=spec.experiment)
         write_run(run, dest)
         engine.dispose()
     pnl = {k: v.get("PnL (total)") for k, v in run.summary["stats_pnls"].items()}
@@ -176,13 +231,16 @@ def run_backtests(specs: list[BacktestSpec], dest: str | os.PathLike | None = No
                   progress: bool = True) -> list[dict]:
     """Run each spec in its own subprocess, `jobs` at a time; reports in spec order.
 
-    dest: a folder or gs://bucket[/prefix] (None: the default lake), resolved before any
-    backtest starts, so a refused destination costs no backtest.
+    dest: a folder or gs://bucket[/prefix] (None: the default lake), resolved and every
+    spec checked before any backtest starts, so a refused destination or a bad setting
+    costs no backtest.
     Raises LakeError naming the run whose subprocess failed (with the end of its stderr).
     """
     from tqdm import tqdm
 
     dest = resolve(dest).url
+    for spec in specs:
+        spec.check()
     specs = [s if s.run_id else dataclasses.replace(s, run_id=new_run_id(s.label)) for s in specs]
     results: dict[int, dict] = {}
     bar = tqdm(total=len(specs), desc="backtests", unit="run", disable=not progress, file=sys.stderr)
@@ -214,9 +272,14 @@ def _child(spec: BacktestSpec, dest: str) -> dict:
     return json.loads(lines[-1])
 
 
-def run_demo_backtests(dest: str | os.PathLike | None = None, n_runs: int = 4, progress: bool = True) -> list[str]:
-    """A handful of quick backtests (ten days of 5-minute bars each) written to dest; their run ids."""
-    reports = run_backtests(variants(n_runs, bars=2880, bar_minutes=5), dest, jobs=2, progress=progress)
+# The demo's sweep: 3 x 2 EMA periods on BTCUSDT, ten days of 5-minute bars each.
+DEMO_GRID = {"fast_period": ["5", "10", "20"], "slow_period": ["30", "60"]}
+
+
+def run_demo_sweep(dest: str | os.PathLike | None = None, experiment: str | None = None, progress: bool = True) -> list[str]:
+    """The demo's sweep (DEMO_GRID) written to dest under one experiment; the run ids."""
+    base = BacktestSpec(symbols=("BTCUSDT",), bars=2880, bar_minutes=5, experiment=experiment or default_experiment("demo"))
+    reports = run_backtests(grid(base, DEMO_GRID), dest, jobs=2, progress=progress)
     return [r["run_id"] for r in reports]
 
 
