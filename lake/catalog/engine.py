@@ -120,22 +120,21 @@ def _is_run_id(name: object) -> bool:
 
 
 def _committed_runs(con, listing: Listing, runs: Iterable[str] | None) -> list["Commit"]:
-    """execution.lake_runs from the runs rows (the commits); returns what each run's commit names.
+    """execution.lake_runs over the runs rows (the commits); returns what each run's commit names.
 
-    The rows are read once, into a table: a view would read every file's footer
-    again each time a query or view binds to it (union_by_name). Rows written
-    before contract version 2
-    have no data_file and table_versions columns: they read as NULL, the legacy
-    name part-00000.parquet and version 1 of every table.
+    Like the data tables, lake_runs reads each contract version's rows bound to that
+    version's empty file, without union_by_name (which reads every file's schema at
+    each bind: seconds and gigabytes at thousands of runs). A runs row's version is
+    the schema_version of its footer's key-value metadata. Rows written before
+    contract version 2 have no data_file and table_versions columns: they read as
+    NULL, the legacy name part-00000.parquet and version 1 of every table.
     """
-    # The contract's own empty file first (it holds no row): the table takes the contract's types.
-    files = [_schema_file("runs"), *_commit_files(listing, runs)]
+    files = _commit_files(listing, runs)
+    groups: dict[int, list[str]] = {TABLES["runs"].version: []}
+    for path, version in _runs_row_versions(con, files):
+        groups.setdefault(_readable_version("runs", version, path), []).append(path)
+    _lake_table(con, "runs", groups)
     try:
-        con.execute(
-            f"CREATE TABLE {SCHEMA}.{external_table_name('runs')} AS "
-            f"SELECT * EXCLUDE (filename), filename AS _FILE_NAME FROM read_parquet({_list(files)}, "
-            "hive_partitioning = true, hive_types = {'run_id': 'VARCHAR'}, union_by_name = true, filename = true)"
-        )
         rows = con.sql(f"SELECT run_id, data_file, table_versions FROM {SCHEMA}.{external_table_name('runs')}").fetchall()
     except duckdb.Error as exc:
         raise QueryError(f"cannot read the lake's runs rows (the commits): {exc}") from None
@@ -147,6 +146,42 @@ def _committed_runs(con, listing: Listing, runs: Iterable[str] | None) -> list["
             raise QueryError(f"run {run_id}: its runs row's table_versions cannot be read: {exc}") from None
         out.append(Commit(run_id, layout.check_data_file(data_file or layout.PART_FILE), versions))
     return out
+
+
+def _runs_row_versions(con, files: list[str]) -> list[tuple[str, int]]:
+    """(file, the runs contract version it was written under), from the files' footers only."""
+    if not files:
+        return []
+    try:
+        found = dict(
+            con.execute(
+                f"SELECT file_name, value FROM parquet_kv_metadata({_list(files)}) WHERE key = 'schema_version'::BLOB"
+            ).fetchall()
+        )
+    except duckdb.Error as exc:
+        raise QueryError(f"cannot read the lake's runs rows (the commits): {exc}") from None
+    out = []
+    for path in files:
+        raw = found.get(path)
+        try:
+            out.append((path, int(bytes(raw).decode("ascii"))))
+        except (TypeError, ValueError):
+            raise QueryError(f"{path}: a runs row whose footer has no readable schema_version ({raw!r})") from None
+    return out
+
+
+def _readable_version(name: str, version: int, where: str) -> int:
+    """The contract version a file of `name` written under `version` is read as (see _files_by_version)."""
+    current = TABLES[name].version
+    if version > current:
+        return current
+    known = evolution.versions(name)
+    if version not in known:
+        raise QueryError(
+            f"{where}: its {name} file says contract version {version}, which was never released "
+            f"(known: {', '.join(map(str, sorted(known)))})"
+        )
+    return version
 
 
 @dataclass(frozen=True)
@@ -166,24 +201,15 @@ def _files_by_version(root: str, name: str, committed: list[Commit]) -> dict[int
     adds are not shown until the reader is upgraded). A version that was never
     released is an error naming the run.
     """
-    current = TABLES[name].version
-    known = set(evolution.versions(name))
-    groups: dict[int, list[str]] = {current: []}
+    groups: dict[int, list[str]] = {TABLES[name].version: []}
     for commit in committed:
-        version = commit.versions[name]
-        if version > current:
-            version = current
-        elif version not in known:
-            raise QueryError(
-                f"run {commit.run_id}: its {name} file says contract version {version}, which was never released "
-                f"(known: {', '.join(map(str, sorted(known)))})"
-            )
+        version = _readable_version(name, commit.versions[name], f"run {commit.run_id}")
         groups.setdefault(version, []).append(f"{root}/{layout.lake_key(commit.run_id, name, commit.data_file)}")
     return groups
 
 
 def _lake_table(con, name: str, groups: dict[int, list[str]]) -> None:
-    """lake_{name}: the files the commits name, run_id read from the Hive path, _FILE_NAME as in BigQuery.
+    """lake_{name}: the files the commits name (for runs, the commits), run_id from the Hive path, _FILE_NAME as in BigQuery.
 
     Each contract version's files are read together, bound to that version's own
     empty schema file (first in its list), so opening the lake reads no run's file
