@@ -75,3 +75,17 @@ test-latest: $(STAMP_LATEST)
 	@$(PY_LATEST) -c 'import sys, nautilus_trader, pandas, pyarrow; print(f"test-latest: Python {sys.version.split()[0]}, nautilus_trader {nautilus_trader.__version__}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}")'
 	$(PY_LATEST) -m pytest -q tests/test_nautilus.py tests/test_nautilus_node.py tests/test_nautilus_runner.py tests/test_roundtrip.py tests/test_fixed_point.py
 	dest=$$(mktemp -d) && trap 'rm -rf "$$dest"' EXIT && $(VENV_LATEST)/bin/lake demo --dest "$$dest/lakehouse"
+
+# Mutation testing (docs/mutation.md): mutmut over the modules that keep the lake's promises, on a scratch copy
+# of the project, one mutant at a time (a core stays free), stopped after MUTATE_TIME seconds. Not part of
+# `make test` or CI. The report (kill rate per module, every surviving mutant) goes to MUTATE_DIR/report.md.
+MUTATE_TIME ?= 3300
+MUTATE_DIR ?= $(or $(TMPDIR),/tmp)/execution-lake-mutate
+MUTATE_STAMP := $(VENV)/.installed-mutate
+.PHONY: mutate
+$(MUTATE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[all,test,mutate]'
+	touch $(MUTATE_STAMP)
+
+mutate: $(MUTATE_STAMP)
+	$(PY) -m tests.support.mutation --workers 1 --time-limit $(MUTATE_TIME) --work $(MUTATE_DIR)

@@ -25,9 +25,20 @@ def act(bar: int, instrument: str, side: str = "", quantity: str = "", **kw) -> 
     return out
 
 
+def instrument(symbol: str, maker_fee: Decimal | None = None):
+    """The synthetic instrument of `symbol`; with maker_fee, that maker fee (negative: a rebate for resting orders)."""
+    from nautilus_trader.model.instruments import CurrencyPair
+
+    pair = md.instrument(symbol)
+    if maker_fee is None:
+        return pair
+    return CurrencyPair.from_dict({**CurrencyPair.to_dict(pair), "maker_fee": str(maker_fee)})
+
+
 def engine(*, oms: str, account: str, actions: list[dict], symbols=("BTCUSDT",), bars: int = 60, seed: int = 7,
-           recorder: bool = True, balances=("1000000 USDT", "5 BTC", "50 ETH")):
-    """A finished BacktestEngine: one BINANCE venue, Scripted orders on synthetic 1-minute bars."""
+           recorder: bool = True, balances=("1000000 USDT", "5 BTC", "50 ETH"), maker_fee: Decimal | None = None):
+    """A finished BacktestEngine: one BINANCE venue, Scripted orders on synthetic 1-minute bars (maker_fee: the
+    instruments' maker fee instead of the synthetic one)."""
     from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
     from nautilus_trader.config import LoggingConfig
     from nautilus_trader.model.enums import AccountType, OmsType
@@ -44,7 +55,7 @@ def engine(*, oms: str, account: str, actions: list[dict], symbols=("BTCUSDT",),
     )
     bar_types = []
     for symbol in symbols:
-        eng.add_instrument(md.instrument(symbol))
+        eng.add_instrument(instrument(symbol, maker_fee))
         eng.add_data(md.bars(symbol, bars, seed=seed))
         bar_types.append(str(md.bar_type(symbol)))
     eng.add_strategy(Scripted(ScriptedConfig(bar_types=tuple(bar_types), actions=tuple(actions))))

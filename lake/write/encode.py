@@ -40,7 +40,23 @@ def read_parquet_bytes(data: bytes) -> pa.Table:
     """
     sink = pa.BufferOutputStream()
     sink.write(data)
-    return pq.read_table(pa.BufferReader(sink.getvalue()), use_threads=False)
+    table = pq.read_table(pa.BufferReader(sink.getvalue()), use_threads=False)
+    _check_utf8(table)
+    return table
+
+
+def _check_utf8(table: pa.Table) -> None:
+    """pa.ArrowInvalid for text that is not UTF-8 (values or metadata): a damaged file, refused as unreadable.
+
+    polars, which every contract check goes through, aborts with a panic on such text instead of raising.
+    """
+    table.validate(full=True)  # string values included
+    for meta in (table.schema.metadata, *(f.metadata for f in table.schema)):
+        for item in (meta or {}).items():
+            try:
+                [part.decode("utf-8") for part in item]
+            except UnicodeDecodeError as exc:
+                raise pa.ArrowInvalid(f"metadata {item[0][:40]!r} is not valid UTF-8 ({exc})") from None
 
 
 def parquet_bytes(data: pa.Table, table: Table, run_id: str) -> bytes:
