@@ -279,4 +279,4 @@ def read_commit(data: bytes) -> Committed:
 def _difference(old: dict, new: dict) -> str:
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
-    return f"differs in {shown}" if changed else "manifest unreadable"
+    return f"differs in {shown}" if changed else "its runs row differs"

@@ -9,7 +9,7 @@ the wrong type becomes a Failure naming table, column and rows. Value checks
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation, localcontext
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -263,8 +263,9 @@ def _fits(value) -> bool:
         return False
     if not d.is_finite():
         return False
-    exponent = d.normalize().as_tuple().exponent
-    return exponent >= -DECIMAL_SCALE and abs(d) < Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
+    with localcontext(Context(prec=2 * DECIMAL_PRECISION)):  # exact for any decimal256 (76 digits); the default 28 rounds
+        exponent = d.normalize().as_tuple().exponent
+        return exponent >= -DECIMAL_SCALE and abs(d) < Decimal(10) ** (DECIMAL_PRECISION - DECIMAL_SCALE)
 
 
 def _timestamps(table: Table, col: Column, arr: pa.Array, failures: list[Failure]):

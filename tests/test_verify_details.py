@@ -1,0 +1,101 @@
+"""`lake validate` in detail: the contract versions the runs row names, a file's column order, a folder that
+cannot be listed among others, a destination that is not a lake, and the report as the user reads it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import lake
+from lake import layout
+from lake.checksum import crc32c_b64
+from lake.errors import DestinationError
+from lake.synthetic import synthetic_run
+from lake.verify import verify_destination
+
+RUN = "vd-1"
+
+
+@pytest.fixture
+def dest(tmp_path) -> Path:
+    lake.write_run(synthetic_run(RUN, 20, 1), tmp_path)
+    return tmp_path
+
+
+def problems(dest: Path) -> list[str]:
+    (run,) = verify_destination(dest, RUN).runs
+    return run.problems
+
+
+def rewrite_runs_row(dest: Path, column: str, value) -> None:
+    path = dest / layout.commit_key(RUN)
+    table = pq.read_table(path)
+    index = table.schema.get_field_index(column)
+    table = table.set_column(index, table.schema.field(index), pa.array([value], table.schema.field(index).type))
+    path.unlink()
+    pq.write_table(table, path)
+
+
+def test_a_file_written_under_another_version_than_the_runs_row_names(dest):
+    versions = json.loads(pq.read_table(dest / layout.commit_key(RUN)).column("table_versions")[0].as_py())
+    rewrite_runs_row(dest, "table_versions", json.dumps({**versions, "fills": versions["fills"] + 1}))
+    shown = [p for p in problems(dest) if "runs row says" in p]
+    # a spec file and its lake partition are the same bytes, checked once, named by the first key
+    assert shown == [f"{layout.spec_table_key(RUN, 'fills')}: written under fills contract version {versions['fills']}, "
+                     f"the runs row says {versions['fills'] + 1}"]
+
+
+def test_unreadable_table_versions_in_the_runs_row(dest):
+    rewrite_runs_row(dest, "table_versions", "not json")
+    assert any(p.startswith(f"{layout.commit_key(RUN)}: table_versions is unreadable") for p in problems(dest))
+
+
+def test_a_file_with_the_contract_columns_in_another_order(dest):
+    key = layout.lake_key(RUN, "fills")
+    table = pq.read_table(dest / key)
+    names = table.column_names
+    reordered = table.select([names[1], names[0], *names[2:]])
+    sink = pa.BufferOutputStream()
+    pq.write_table(reordered, sink)
+    data = sink.getvalue().to_pybytes()
+    (dest / key).unlink()
+    (dest / key).write_bytes(data)
+    manifest_path = dest / layout.manifest_key(RUN)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["objects"][key] = {"size": len(data), "crc32c": crc32c_b64(data), "rows": table.num_rows}
+    manifest_path.write_text(json.dumps(manifest))
+    assert f"{key}: schema differs from the fills contract: column order differs" in problems(dest)
+
+
+def test_a_folder_that_cannot_be_listed_does_not_hide_the_others(dest, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (dest / "config").rename(outside / "config")
+    (dest / "config").symlink_to(outside / "config", target_is_directory=True)
+    report = verify_destination(dest)
+    assert [p.split(":")[0] for p in report.problems] == ["config/ cannot be listed"]
+    (run,) = report.runs  # lake/, listed after it, holds the commit: the run is found and checked
+    assert (run.run_id, run.problems) == (RUN, [f"missing {layout.config_key(RUN)} (listed in the manifest)"])
+
+
+def test_a_destination_that_is_not_a_folder(tmp_path):
+    with pytest.raises(DestinationError, match=r"^no lake at '.*nowhere': not a folder$"):
+        verify_destination(tmp_path / "nowhere")
+
+
+def test_the_report_as_the_user_reads_it(dest):
+    stray = dest / "lake" / "fills" / "run_id=..bad" / "part-00000.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"x")
+    (dest / layout.summary_key(RUN)).unlink()
+    assert str(verify_destination(dest)).split("\n") == [
+        f"{dest}: 1 committed run(s), 0 valid, 1 invalid",
+        f"  BAD {RUN}",
+        f"        - missing {layout.summary_key(RUN)}",
+        "  1 object(s) outside any run (no valid run_id in the key, so no run owns them; a reader that lists the "
+        "folders would read them): delete or move them:",
+        "    lake/fills/run_id=..bad/part-00000.parquet",
+    ]
