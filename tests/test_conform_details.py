@@ -101,3 +101,56 @@ def test_a_naive_column_is_refused_once_not_also_as_out_of_range():
 def test_set_cell_keeps_the_column_type():
     fills = base_tables()["fills"]
     assert set_cell(fills, "last_qty", 0, Decimal("1")).schema == fills.schema
+
+
+def _set_column(data: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    index = data.schema.get_field_index(name)
+    return data.set_column(index, name, values)
+
+
+def test_wrong_kinds_of_values_are_named_with_the_type_expected():
+    fills = base_tables()["fills"]
+    as_text = fills.append_column("ts_event_ns", pa.array([str(v) for v in fills.column("ts_event").cast(pa.int64()).to_pylist()]))
+    assert [str(f) for f in failures_of("fills", as_text)] == ["fills.ts_event_ns [dtype]: expected integer, got string"]
+    as_int = _set_column(fills, "ts_event", fills.column("ts_event").cast(pa.int64()))
+    assert [str(f) for f in failures_of("fills", as_int)] == ["fills.ts_event [dtype]: expected timezone-aware timestamp, got int64"]
+
+
+def test_a_column_pandas_cannot_convert_is_named():
+    orders = base_tables()["orders"].to_pandas()
+    orders["strategy_id"] = orders["strategy_id"].astype(object)
+    orders.at[3, "strategy_id"] = object()
+    failure = only(failures_of("orders", orders))
+    assert (failure.table, failure.column, failure.check) == ("orders", "strategy_id", "dtype")
+    assert failure.message.startswith("cannot convert to Arrow: ")
+
+
+def test_open_positions_as_pandas_leave_ts_closed_empty_whatever_marks_it():
+    """An object column of nanosecond pd.Timestamps with NaN or None for open positions: exact to the nanosecond."""
+    import pandas as pd
+
+    positions = base_tables()["positions"]
+    closed = list(positions.column("ts_closed").to_pandas())  # pd.Timestamp with nanoseconds
+    exact_ns = positions.column("ts_closed").cast(pa.int64()).to_pylist()
+    for missing in (float("nan"), None):
+        frame = positions.to_pandas()
+        frame["ts_closed"] = pd.Series([c if i % 2 else missing for i, c in enumerate(closed)], dtype=object)
+        tables = base_tables()
+        tables["positions"] = frame
+        planned = plan_run(lake.Run("conform", base_summary(), **tables)).tables["positions"]
+        assert planned.column("ts_closed_ns").to_pylist() == [n if i % 2 else None for i, n in enumerate(exact_ns)], missing
+    all_open = _set_column(positions, "ts_closed", pa.nulls(positions.num_rows))
+    tables = base_tables()
+    tables["positions"] = all_open
+    planned = plan_run(lake.Run("conform", base_summary(), **tables)).tables["positions"]
+    assert planned.column("ts_closed").null_count == positions.num_rows
+    assert planned.column("ts_closed_ns").null_count == positions.num_rows
+
+
+def test_nan_in_an_optional_float_price_means_no_price():
+    orders = base_tables()["orders"]
+    prices = [float(p) if p is not None else float("nan") for p in orders.column("price").to_pylist()]
+    tables = base_tables()
+    tables["orders"] = _set_column(orders, "price", pa.array(prices, pa.float64()))
+    planned = plan_run(lake.Run("conform", base_summary(), **tables)).tables["orders"]
+    assert planned.column("price").to_pylist() == orders.column("price").to_pylist()

@@ -196,3 +196,62 @@ def test_statistics_that_are_not_documents_are_named_with_what_they_are():
         "summary.stats_pnls [runs_row]: stats_pnls['USDT']: expected {statistic: value}, got int 5",
         "summary.stats_returns [runs_row]: stats_returns: expected {statistic: value}, got str 'Sharpe 1.2'",
     ]
+
+
+def test_sequences_of_any_kind_are_written_as_lists():
+    from collections import deque
+
+    assert to_jsonable({"range": range(3), "deque": deque([1, "a"]), "text": "abc"}) == {
+        "range": [0, 1, 2], "deque": [1, "a"], "text": "abc"}
+
+
+def test_parquet_with_text_that_is_not_utf8_is_refused_as_unreadable():
+    from lake.write.encode import read_parquet_bytes
+
+    broken = pa.array([b"ok", b"bad \xff"], pa.binary()).view(pa.string())
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"s": broken}), sink)
+    with pytest.raises(pa.ArrowInvalid, match="UTF8"):
+        read_parquet_bytes(sink.getvalue().to_pybytes())
+
+
+def test_a_url_password_deep_in_a_long_non_ascii_text_is_found():
+    text = "é" * 70_000 + " connect postgresql://u:pw-777@h/db done"
+    found: set[str] = set()
+    assert redact_text(text, found) == "é" * 70_000 + " connect postgresql://u:***@h/db done"
+    assert found == {"pw-777"}
+
+
+@pytest.mark.parametrize("zeros, utf16", [(45, False), (50, False), (51, True)], ids=["45%", "50%", "51%"])
+def test_a_log_is_read_as_utf16_only_when_more_than_half_its_odd_bytes_are_nul(zeros, utf16):
+    """200 bytes: `zeros` of the 100 odd positions hold NUL; a password only UTF-8 reading finds."""
+    body = b"x\x00" * zeros + b"yy" * (95 - zeros) + b"token=t-99"
+    assert len(body) == 200
+    found: set[str] = set()
+    redacted = redact_log(body, found)
+    assert (found == {"t-99"}) is not utf16
+    assert (redacted == body) is utf16
+
+
+def test_an_id_with_a_comma_is_named_and_shown_in_80_characters():
+    parse_summary({"strategy_ids": ["a," + "b" * 100]}, failures := [])
+    (failure,) = failures
+    assert f"item 0: {('a,' + 'b' * 100)[:80]!r} contains a comma" in str(failure)
+
+
+def test_pnl_by_currency_is_json_with_sorted_currencies():
+    from lake.write.runs_row import row_failures
+
+    run = synthetic_run("cur", 20, 1)
+    tables = dict(plan_run(run).tables)
+    positions = tables["positions"]
+    currencies = ["USDT"] + ["BTC" if i % 2 else "USDT" for i in range(1, positions.num_rows)]
+    tables["positions"] = positions.set_column(positions.schema.get_field_index("currency"),
+                                               positions.schema.field("currency"), pa.array(currencies))
+    money = run_money(tables)
+    assert list(money.pnl) == ["USDT", "BTC"]  # in the order met
+    row = build_runs_row(parse_summary(to_jsonable(run.summary), []), tables, dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+                         money=money).to_pylist()[0]
+    assert list(json.loads(row["realized_pnl_by_currency"])) == ["BTC", "USDT"]
+    assert row["realized_pnl_by_currency"].startswith('{"BTC": "')
+    assert row_failures(money) == []  # without equity statistics: totals only

@@ -99,3 +99,52 @@ def test_the_report_as_the_user_reads_it(dest):
         "folders would read them): delete or move them:",
         "    lake/fills/run_id=..bad/part-00000.parquet",
     ]
+
+
+def _replace_with_table(dest: Path, key: str, table: pa.Table) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data = sink.getvalue().to_pybytes()
+    (dest / key).unlink()
+    (dest / key).write_bytes(data)
+    manifest_path = dest / layout.manifest_key(RUN)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["objects"][key] = {"size": len(data), "crc32c": crc32c_b64(data), "rows": table.num_rows}
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def test_every_schema_difference_is_named_once(dest):
+    key = layout.lake_key(RUN, "fills")
+    table = pq.read_table(dest / key)
+    changed = table.drop_columns(["commission_currency"]).append_column("note", pa.array(["x"] * table.num_rows))
+    _replace_with_table(dest, key, changed.replace_schema_metadata(table.schema.metadata))
+    assert f"{key}: schema differs from the fills contract: missing commission_currency; extra note" in problems(dest)
+
+
+def test_an_object_that_cannot_be_read_does_not_stop_the_checks_of_the_others(dest):
+    spec = dest / layout.spec_table_key(RUN, "equity_curve")
+    outside = dest.parent / f"{dest.name}-outside.parquet"
+    spec.rename(outside)
+    spec.symlink_to(outside)  # listed, never followed: it cannot be read
+    lake_fills = dest / layout.lake_key(RUN, "fills")
+    data = bytearray(lake_fills.read_bytes())
+    data[len(data) // 2] ^= 1
+    lake_fills.unlink()
+    lake_fills.write_bytes(bytes(data))
+    found = problems(dest)
+    assert any(p.startswith(f"{layout.spec_table_key(RUN, 'equity_curve')}: cannot be read") for p in found), found
+    assert f"{layout.lake_key(RUN, 'fills')}: bytes differ from the manifest (size or CRC32C)" in found
+
+
+def test_a_runs_row_that_cannot_be_read_is_reported_not_a_crash(dest):
+    commit = dest / layout.commit_key(RUN)
+    outside = dest.parent / f"{dest.name}-runs-row.parquet"
+    commit.rename(outside)
+    commit.symlink_to(outside)  # listed, never followed: it cannot be read
+    (run,) = verify_destination(dest, RUN).runs
+    assert any(p.startswith(f"{layout.commit_key(RUN)}: cannot be read") for p in run.problems), run.problems
+
+
+def test_a_missing_manifest_is_named_once(dest):
+    (dest / layout.manifest_key(RUN)).unlink()
+    assert problems(dest) == [f"missing {layout.manifest_key(RUN)}"]
