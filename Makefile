@@ -80,6 +80,7 @@ test-latest: $(STAMP_LATEST)
 # of the project, one mutant at a time (a core stays free), stopped after MUTATE_TIME seconds. Not part of
 # `make test` or CI. The report (kill rate per module, every surviving mutant) goes to MUTATE_DIR/report.md.
 MUTATE_TIME ?= 3300
+MUTATE_WORKERS ?= 1
 MUTATE_DIR ?= $(or $(TMPDIR),/tmp)/execution-lake-mutate
 MUTATE_STAMP := $(VENV)/.installed-mutate
 .PHONY: mutate
@@ -88,4 +89,4 @@ $(MUTATE_STAMP): $(STAMP)
 	touch $(MUTATE_STAMP)
 
 mutate: $(MUTATE_STAMP)
-	$(PY) -m tests.support.mutation --workers 1 --time-limit $(MUTATE_TIME) --work $(MUTATE_DIR)
+	$(PY) -m tests.support.mutation --workers $(MUTATE_WORKERS) --time-limit $(MUTATE_TIME) --work $(MUTATE_DIR)

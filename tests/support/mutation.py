@@ -133,14 +133,24 @@ def mutmut(work: Path, args: list[str], time_limit: float) -> tuple[int | None, 
         try:
             code = proc.wait(timeout=max(time_limit, 1))
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
             code = None
+        _end_group(proc)
     return code, time.monotonic() - started
+
+
+def _end_group(proc: subprocess.Popen) -> None:
+    """Stop mutmut and everything it started (its fork server, emulators of tests stopped at a timeout):
+    they all share the process group of its session."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            continue
+        time.sleep(1)  # the group's other members get the signal too
 
 
 def exit_codes(work: Path, module: str) -> dict[str, int | None]:
@@ -162,9 +172,9 @@ def show(work: Path, name: str) -> str:
 def report(rows: list[tuple[str, int, dict[str, str]]], shown: dict[str, str], runs: list[tuple[str, float, bool]],
            workers: int) -> str:
     total = sum(seconds for _, seconds, _ in runs)
-    lines = [f"mutmut, {workers} worker(s), {total / 60:.0f} min: "
-             + ", ".join(f"{group} {seconds / 60:.1f} min" + ("" if done else " (stopped at the time limit)")
-                         for group, seconds, done in runs),
+    timing = ", ".join(f"{group} {seconds / 60:.1f} min" + ("" if done else " (stopped at the time limit)")
+                       for group, seconds, done in runs)
+    lines = [f"mutmut, {workers} worker(s), {total / 60:.0f} min: {timing}" if runs else "mutmut: the runs in the work folder",
              "",
              "| module | mutants | tested | killed | timeout | survived | no tests | not run | kill rate |",
              "|---|---|---|---|---|---|---|---|---|"]
