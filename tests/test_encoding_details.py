@@ -255,3 +255,12 @@ def test_pnl_by_currency_is_json_with_sorted_currencies():
     assert list(json.loads(row["realized_pnl_by_currency"])) == ["BTC", "USDT"]
     assert row["realized_pnl_by_currency"].startswith('{"BTC": "')
     assert row_failures(money) == []  # without equity statistics: totals only
+
+
+@pytest.mark.parametrize("zeros, utf16", [(45, False), (50, False), (51, True)], ids=["45%", "50%", "51%"])
+def test_a_log_is_read_as_big_endian_utf16_only_when_more_than_half_its_even_bytes_are_nul(zeros, utf16):
+    body = b"\x00x" * zeros + b"yy" * (95 - zeros) + b"token=t-99"
+    found: set[str] = set()
+    redacted = redact_log(body, found)
+    assert (found == {"t-99"}) is not utf16
+    assert (redacted == body) is utf16

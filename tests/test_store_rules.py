@@ -97,3 +97,26 @@ def test_gcs_errors_name_the_operation_and_the_object(gcs, monkeypatch):
     unreachable = GCSStore("execution-store-test", "team", deadline=1.5, request_timeout=(1, 5))
     with pytest.raises(StoreError, match=r"^stat gs://execution-store-test/team/a/b.json failed: gave up after the 1.5s"):
         unreachable.stat("a/b.json")
+
+
+@pytest.mark.parametrize("operation", ["get", "list", "delete"])
+def test_gcs_reads_and_deletes_retry_through_a_service_restart(fs_emulator, operation):
+    """The service goes away and comes back after a second: each operation retries within its deadline."""
+    import threading
+
+    bucket = fs_emulator.create_bucket()
+    store = GCSStore(bucket, "team", deadline=20, request_timeout=(1, 5))
+    store.put(["a/b.json"], b'{"x": 1}', "application/json")
+    fs_emulator.kill()
+    timer = threading.Timer(1.0, fs_emulator.start)
+    timer.start()
+    try:
+        if operation == "get":
+            assert store.get("a/b.json") == b'{"x": 1}'
+        elif operation == "list":
+            assert list(store.list("a/")) == ["a/b.json"]
+        else:
+            store.delete("a/b.json")
+            assert not store.exists("a/b.json")
+    finally:
+        timer.join()
