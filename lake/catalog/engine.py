@@ -83,11 +83,13 @@ def create_views(con: duckdb.DuckDBPyConnection, *, fast: bool, schema: str = SC
 
 @dataclass(frozen=True)
 class Listing:
-    """How to find a lake's commits: its root URL or path, a glob, and an existence test."""
+    """How to find a lake's commits: its root URL or path, a glob, and an existence test, which is
+    worth one call per named run up to `exists_limit` runs (on GCS each is a request; beyond, one listing)."""
 
     root: str
     glob: Callable[[str], list[str]]
     exists: Callable[[str], bool]
+    exists_limit: float = float("inf")
 
 
 def _commit_files(listing: Listing, runs: Iterable[str] | None) -> list[str]:
@@ -97,8 +99,8 @@ def _commit_files(listing: Listing, runs: Iterable[str] | None) -> list[str]:
     whose name is no run_id, is not a commit); a name that is no run_id names no run.
     """
     root = listing.root
-    wanted = None if runs is None else {r for r in runs if _is_run_id(r)}
-    if wanted is not None and (not root.startswith("gs://") or len(wanted) <= _EXISTS_LIMIT):
+    wanted = None if runs is None else {r for r in runs if _names_a_run(r)}
+    if wanted is not None and len(wanted) <= listing.exists_limit:
         return [path for r in sorted(wanted) if listing.exists(path := f"{root}/{layout.commit_key(r)}")]
     found = []
     for path in listing.glob(f"{root}/{layout.lake_partition_prefix('runs')}run_id=*/{layout.PART_FILE}"):
@@ -108,10 +110,7 @@ def _commit_files(listing: Listing, runs: Iterable[str] | None) -> list[str]:
     return sorted(found)
 
 
-_EXISTS_LIMIT = 64  # on GCS, more named runs than this are found by one listing rather than one request each
-
-
-def _is_run_id(name: object) -> bool:
+def _names_a_run(name: object) -> bool:
     try:
         check_run_id(name)
     except InvalidRunIdError:
@@ -271,7 +270,7 @@ def _gcs(con: duckdb.DuckDBPyConnection, where: Destination) -> Listing:
         raise DestinationError(f"no lake at {where.url!r}: bucket {where.bucket!r} not found") from None
     except Exception as exc:  # refused, forbidden, unreachable: name the lake and the cause
         raise DestinationError(f"cannot read the lake at {where.url!r}: {exc}") from exc
-    return Listing(where.url, lambda pattern: ["gs://" + p for p in fs.glob(pattern)], fs.isfile)
+    return Listing(where.url, lambda pattern: ["gs://" + p for p in fs.glob(pattern)], fs.isfile, exists_limit=64)
 
 
 def _gcs_filesystem(where: Destination):
