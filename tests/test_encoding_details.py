@@ -176,6 +176,15 @@ def test_nautilus_values_are_written_as_their_text_not_walked():
     }
 
 
+def test_money_keeps_its_currency_and_reads_back():
+    from nautilus_trader.model.objects import Money
+
+    balances = [Money.from_str("1000 USDT"), Money.from_str("-0.00012345 BTC")]
+    written = to_jsonable({"starting_balances": balances})["starting_balances"]
+    assert written == ["1000.00000000 USDT", "-0.00012345 BTC"]
+    assert [Money.from_str(text) for text in written] == balances
+
+
 def test_a_password_deep_in_a_long_text_with_non_ascii_characters_is_found_where_it_is():
     text = "é" * 70_000 + " password=pw-5678 and api_key=ak-1234 end " + "ü" * 10
     found: set[str] = set()

@@ -240,7 +240,9 @@ def _foreign_scalar(value: Any) -> Any:
     """numpy, pandas and NautilusTrader values as plain Python values."""
     module = type(value).__module__.split(".")[0]
     if module == "nautilus_trader":
-        return value.as_decimal() if hasattr(value, "as_decimal") else str(value)
+        if hasattr(value, "as_decimal") and not hasattr(value, "currency"):
+            return value.as_decimal()  # Price, Quantity: a number
+        return str(value)  # Money as '100.50 USDT' (Money.from_str reads it back), identifiers, enums
     if module == "numpy":
         if hasattr(value, "tolist"):
             return value.tolist()  # scalars and arrays alike
