@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from lake import layout
 from lake.checksum import crc32c_b64
@@ -41,7 +40,8 @@ from lake.run import check_run_id
 from lake.stores import ObjectNotFoundError, Store, open_store, resolve
 from lake.write.checks import pandera_failures, reference_failures
 from lake.write.encode import read_parquet_bytes
-from lake.write.manifest import read_manifest
+from lake.runs_row_check import runs_row_differences
+from lake.write.manifest import Manifest, read_manifest
 from schemas import RUN_TABLES, TABLES, Table
 from schemas.evolution import EvolutionError, run_table_versions, table_at, versions
 
@@ -300,7 +300,8 @@ def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
             )
 
     present = (keys & mine) - {manifest_key, commit}
-    listed = _manifest(store, run_id, check) if manifest_key in keys else None
+    manifest = _manifest(store, run_id, check) if manifest_key in keys else None
+    listed = manifest.objects if manifest is not None else None
     if listed is not None:
         for key in sorted(set(listed) - present):
             if key in (manifest_key, commit):
@@ -316,6 +317,8 @@ def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
             check.problems.append(f"{key}: not listed in the manifest {manifest_key}")
 
     tables: dict[str, pa.Table] = {}
+    summary: bytes | None = None
+    vouched: set[str] = set()  # keys whose bytes the manifest lists, size and CRC32C
     conformed: dict[bytes, pa.Table | None] = {}  # checked once per content; the problems name the first key
     for key in sorted(present | ({commit} if row_bytes is not None else set())):
         data = row_bytes if key == commit else _get(store, key, check)
@@ -325,10 +328,13 @@ def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
         if entry is not None and (entry["size"] != len(data) or entry["crc32c"] != crc32c_b64(data)):
             check.problems.append(f"{key}: bytes differ from the manifest (size or CRC32C)")
             entry = None
+        if entry is not None:
+            vouched.add(key)
         name = _table_of(run_id, key, data_file)
         if name is None:
             if key == layout.summary_key(run_id):
                 _check_json(key, data, check)
+                summary = data
             continue
         if data not in parsed:
             parsed[data] = _read_parquet(key, data, check)
@@ -343,6 +349,10 @@ def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
             tables[name] = conformed[data]
     if len(tables) == len(TABLES):
         check.problems += [str(f) for f in reference_failures(tables)]
+        sources = [layout.summary_key(run_id), *(layout.lake_key(run_id, t, data_file) for t in RUN_TABLES)]
+        if all(k in vouched for k in sources) and manifest.created_at is not None:
+            # rebuilt only from objects the manifest vouches for (so it was read): a changed one is named above
+            check.problems += runs_row_differences(run_id, row, tables["runs"], summary, tables, manifest.created_at)
     return check
 
 
@@ -395,14 +405,14 @@ def _table_of(run_id: str, key: str, data_file: str) -> str | None:
 # -- the manifest -------------------------------------------------------------------------------
 
 
-def _manifest(store: Store, run_id: str, check: RunCheck) -> dict[str, dict | None] | None:
-    """The manifest's objects (key -> entry; None for a malformed entry), or None if it is unusable."""
+def _manifest(store: Store, run_id: str, check: RunCheck) -> Manifest | None:
+    """The manifest (its objects None when it is unusable), or None when it cannot be read."""
     data = _get(store, layout.manifest_key(run_id), check)
     if data is None:
         return None
     manifest = read_manifest(data, run_id)
     check.problems += manifest.problems
-    return manifest.objects
+    return manifest
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -410,23 +420,10 @@ def _manifest(store: Store, run_id: str, check: RunCheck) -> dict[str, dict | No
 
 def _read_parquet(key: str, data: bytes, check: RunCheck) -> pa.Table | None:
     try:
-        return _parquet_table(data)
-    except (pa.ArrowException, OSError):
-        pass
-    try:  # the writer's own reader says what is wrong, in its words
         return read_parquet_bytes(data)
     except (pa.ArrowException, OSError) as exc:
         check.problems.append(f"{key}: not readable as Parquet ({exc})")
         return None
-
-
-def _parquet_table(data: bytes) -> pa.Table:
-    """What lake.write.encode.read_parquet_bytes reads (the same table, from Arrow-owned memory, so no
-    Arrow thread holds a Python object), through ParquetFile: half the cost of pq.read_table, which sets
-    up a dataset for each file."""
-    sink = pa.BufferOutputStream()
-    sink.write(data)
-    return pq.ParquetFile(pa.BufferReader(sink.getvalue())).read(use_threads=False)
 
 
 def _check_table(run_id: str, key: str, name: str, parsed: pa.Table, named: int | None, check: RunCheck) -> pa.Table | None:

@@ -228,6 +228,8 @@ def test_a_runs_row_before_data_file_names_part_00000(dest, small_run):
 
     def as_v1(t: pa.Table) -> pa.Table:
         keep = list(evolution.table_at("runs", 1).column_names)
+        i = t.schema.get_field_index("schema_version")
+        t = t.set_column(i, t.schema.field(i), pa.array([1], pa.int64()))
         return t.select(keep).replace_schema_metadata({**meta, b"schema_version": b"1"})
 
     _rewrite_runs_row(dest, as_v1)

@@ -40,7 +40,10 @@ def read_parquet_bytes(data: bytes) -> pa.Table:
     """
     sink = pa.BufferOutputStream()
     sink.write(data)
-    table = pq.read_table(pa.BufferReader(sink.getvalue()), use_threads=False)
+    try:  # ParquetFile, not pq.read_table: the same table at half the cost (no dataset set up per file)
+        table = pq.ParquetFile(pa.BufferReader(sink.getvalue())).read(use_threads=False)
+    except UnicodeDecodeError as exc:  # a column name
+        raise pa.ArrowInvalid(f"a column name is not valid UTF-8 ({exc})") from None
     _check_utf8(table)
     return table
 
@@ -50,7 +53,11 @@ def _check_utf8(table: pa.Table) -> None:
 
     polars, which every contract check goes through, aborts with a panic on such text instead of raising.
     """
-    table.validate(full=True)  # string values included
+    for name, column in zip(table.column_names, table.columns):
+        try:
+            column.validate(full=True)  # string values included
+        except pa.ArrowInvalid as exc:
+            raise pa.ArrowInvalid(f"column {name}: {exc}") from None
     for meta in (table.schema.metadata, *(f.metadata for f in table.schema)):
         for item in (meta or {}).items():
             try:

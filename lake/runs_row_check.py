@@ -1,0 +1,82 @@
+"""`lake validate`'s check of a runs row against what it summarizes.
+
+The runs row is the run's commit: written last, so the manifest cannot list it. Every column the writer
+derived is rebuilt here the way the writer built it, from the objects the manifest does vouch for
+(summary.json, the four lake tables, the manifest's created_at), and each column that differs is named.
+Not rebuilt: what only the caller gave (experiment, tags_json, params_json) and the row's own bookkeeping
+(data_file and table_versions, which the file checks hold to the files; writer_version). The equity
+statistics are a formula of the writer, so they are rebuilt only in rows written by this writer version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any, Mapping
+
+import pyarrow as pa
+
+from lake import layout
+from lake.errors import Failure
+from lake.write.equity_stats import equity_stats
+from lake.write.runs_row import WRITER_VERSION, build_runs_row, parse_summary, row_failures, run_money
+
+_CALLERS = ("experiment", "tags_json", "params_json")
+_BOOKKEEPING = ("data_file", "table_versions", "writer_version")
+_WRITER_FORMULAS = ("equity_sharpe", "max_drawdown", "max_drawdown_pct")
+
+
+def runs_row_differences(
+    run_id: str, written: pa.Table, row: pa.Table, summary: bytes, tables: Mapping[str, pa.Table],
+    created_at: dt.datetime,
+) -> list[str]:
+    """Problems of the runs row (`written` as its file holds it, checked against its contract version;
+    `row` with the current columns) against the run's summary.json bytes, its lake tables (current
+    columns) and the manifest's created_at."""
+    key = layout.commit_key(run_id)
+    have = row.slice(0, 1).to_pylist()[0]
+    version = int((written.schema.metadata or {})[b"schema_version"])
+    problems = [] if have["schema_version"] == version else [
+        f"{key}: schema_version is {have['schema_version']!r}, but the file is written under runs contract version {version}"
+    ]
+    failures: list[Failure] = []
+    try:
+        document = json.loads(summary.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return problems  # the summary's own check reports it
+    if not isinstance(document, dict):
+        return problems + [f"{layout.summary_key(run_id)}: expected a JSON object, got {type(document).__name__}"]
+    parsed = parse_summary(document, failures)
+    if parsed is None:
+        return problems + [f"{layout.summary_key(run_id)}: {f}" for f in failures]
+    money = run_money(tables)
+    equity = equity_stats(tables["equity_curve"], money.currency)
+    if row_failures(money, equity):
+        return problems + [f"{key}: the run's totals do not fit the runs row (the tables were changed)"]
+    given = {name: have[name] for name in _CALLERS + _BOOKKEEPING}
+    try:
+        rebuilt = build_runs_row(parsed, tables, created_at, money=money, **equity.columns(), **given)
+    except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
+        return problems + [f"{key}: the runs row cannot be rebuilt from the run's objects ({type(exc).__name__}: {exc})"]
+    want = rebuilt.to_pylist()[0]
+    skip = {*_CALLERS, *_BOOKKEEPING, "schema_version"}
+    if have["writer_version"] != WRITER_VERSION:
+        skip.update(_WRITER_FORMULAS)
+    return problems + [
+        f"{key}: {name} is {_shown(have[name])}; rebuilt from the run's summary.json, tables and manifest it is "
+        f"{_shown(want[name])}"
+        for name in written.schema.names
+        if name not in skip and name in want and not _same(have[name], want[name])
+    ]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b and type(a) is type(b)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

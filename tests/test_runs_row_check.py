@@ -1,0 +1,143 @@
+"""`lake validate` holds the runs row to what it summarizes.
+
+The runs row is the commit, written after the manifest, so the manifest cannot list it. Validate rebuilds every
+column the writer derived (from summary.json, the four lake tables and the manifest's created_at) and names each
+column that differs; a runs row whose text is not UTF-8 is reported as unreadable, never a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import lake
+from lake import layout
+from lake.checksum import crc32c_b64
+from lake.synthetic import synthetic_run
+from lake.verify import verify_destination
+from lake.write.encode import parquet_bytes, read_parquet_bytes
+from lake.write.runs_row import WRITER_VERSION
+from schemas import RUNS
+
+RUN = "row-1"
+COMMIT = layout.commit_key(RUN)
+NOT_REBUILT = {"experiment", "tags_json", "params_json", "data_file", "table_versions", "writer_version"}
+REBUILT = [c.name for c in RUNS.physical_columns if c.name not in NOT_REBUILT]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("row")
+    base = synthetic_run(RUN, 30, 5)
+    lake.write_run(lake.Run(RUN, base.summary, *base.tables().values(), experiment="grid", tags={"desk": "a"}), dest)
+    assert verify_destination(dest).ok
+    return dest
+
+
+def other(value, field: pa.Field):
+    """A value of the column's type that differs from value."""
+    kind = field.type
+    if pa.types.is_integer(kind):
+        return (value or 0) + 1
+    if pa.types.is_decimal(kind):
+        return (value or Decimal(0)) + Decimal("0.000000001")
+    if pa.types.is_floating(kind):
+        return (value or 0.0) * 1.5 + 0.25
+    if pa.types.is_timestamp(kind):
+        return (value or dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)) + dt.timedelta(microseconds=1)
+    return (value or "") + "x"
+
+
+def problems_with(dest: Path, key: str, data: bytes) -> list[str]:
+    path = dest / key
+    original = path.read_bytes()
+    path.write_bytes(data)
+    try:
+        (run,) = verify_destination(dest, RUN).runs
+        return run.problems
+    finally:
+        path.write_bytes(original)
+
+
+def row_with(dest: Path, **values) -> bytes:
+    row = read_parquet_bytes((dest / COMMIT).read_bytes())
+    for name, value in values.items():
+        i = row.schema.get_field_index(name)
+        row = row.set_column(i, row.schema.field(i), pa.array([value], row.schema.field(i).type))
+    return parquet_bytes(row, RUNS, RUN)
+
+
+def test_the_rebuilt_columns_are_every_column_but_those_named():
+    assert set(REBUILT) | NOT_REBUILT == set(RUNS.column_names) - {"run_id"}
+    assert {"order_count", "fill_count", "realized_pnl", "summary_json", "created_at", "equity_sharpe"} <= set(REBUILT)
+
+
+@pytest.mark.parametrize("name", REBUILT)
+def test_a_changed_value_of_any_rebuilt_column_is_named(written, name):
+    row = read_parquet_bytes((written / COMMIT).read_bytes())
+    value = row.column(name)[0].as_py()
+    problems = problems_with(written, COMMIT, row_with(written, **{name: other(value, row.schema.field(name))}))
+    assert problems, f"a changed {name} went unnoticed"
+    if name == "schema_version":
+        assert problems == [f"{COMMIT}: schema_version is {value + 1}, but the file is written under runs contract version {value}"]
+    else:
+        assert len(problems) == 1 and problems[0].startswith(f"{COMMIT}: {name} is "), problems
+        assert f"it is {value!r}"[:60] in problems[0]
+
+
+def test_the_row_s_created_at_is_the_manifest_s(written):
+    key = layout.manifest_key(RUN)
+    manifest = json.loads((written / key).read_text())
+    created = dt.datetime.fromisoformat(manifest["created_at"])
+    manifest["created_at"] = (created + dt.timedelta(seconds=1)).isoformat()
+    problems = problems_with(written, key, json.dumps(manifest).encode())
+    assert len(problems) == 1 and problems[0].startswith(f"{COMMIT}: created_at is "), problems
+
+
+def test_a_summary_changed_with_its_manifest_entry_is_found_in_the_row(written):
+    """summary.json rewritten and its manifest entry updated to match: the runs row no longer summarizes it."""
+    summary_key, manifest_key = layout.summary_key(RUN), layout.manifest_key(RUN)
+    summary = json.loads((written / summary_key).read_text())
+    summary["trader_id"] = "OTHER-001"
+    data = json.dumps(summary).encode()
+    manifest = json.loads((written / manifest_key).read_text())
+    manifest["objects"][summary_key].update(size=len(data), crc32c=crc32c_b64(data))
+    original = (written / summary_key).read_bytes()
+    (written / summary_key).write_bytes(data)
+    try:
+        problems = problems_with(written, manifest_key, json.dumps(manifest).encode())
+    finally:
+        (written / summary_key).write_bytes(original)
+    assert [p.split(" is ")[0] for p in problems] == [f"{COMMIT}: trader_id", f"{COMMIT}: summary_json"], problems
+    assert problems[0] == (f"{COMMIT}: trader_id is 'BACKTESTER-001'; rebuilt from the run's summary.json, tables and "
+                           "manifest it is 'OTHER-001'")
+
+
+def test_equity_statistics_are_rebuilt_only_in_rows_of_this_writer_version(written):
+    row = read_parquet_bytes((written / COMMIT).read_bytes())
+    sharpe = row.column("equity_sharpe")[0].as_py()
+    changed = other(sharpe, row.schema.field("equity_sharpe"))
+    assert problems_with(written, COMMIT, row_with(written, writer_version="0.0.1", equity_sharpe=changed)) == []
+    (problem,) = problems_with(written, COMMIT, row_with(written, writer_version=WRITER_VERSION, equity_sharpe=changed))
+    assert problem.startswith(f"{COMMIT}: equity_sharpe is {changed!r}")
+
+
+@pytest.mark.parametrize("text", [b"\x18\ttrader_id", b"BACKTESTER-001"])
+def test_a_runs_row_whose_text_is_not_utf8_is_unreadable_not_a_crash(written, text):
+    """A column name in the footer's schema; a value in a data page (written uncompressed here, so the byte is
+    there to damage)."""
+    row = read_parquet_bytes((written / COMMIT).read_bytes())
+    sink = pa.BufferOutputStream()
+    pq.write_table(row, sink, compression="none")
+    data = bytearray(sink.getvalue().to_pybytes())
+    data[data.index(text) + len(text) - 3] = 0xC5  # a lead byte followed by an ASCII byte: not UTF-8
+    (problem,) = problems_with(written, COMMIT, bytes(data))
+    assert problem.startswith(f"{COMMIT}: not readable as Parquet (") and "UTF" in problem, problem
+    if text.startswith(b"BACK"):
+        assert "column trader_id" in problem, problem
