@@ -372,7 +372,9 @@ def _named_by_commit(run_id: str, row: pa.Table | None, check: RunCheck) -> tupl
     data_file, named_versions = layout.PART_FILE, {}
     if row is None or row.num_rows == 0:
         return data_file, named_versions  # unreadable or empty: reported by the Parquet and row checks
-    first = row.slice(0, 1).to_pylist()[0]
+    # only these columns: the others are read once the row matches its contract (a damaged time zone
+    # would fail in to_pylist)
+    first = row.select([c for c in ("data_file", "table_versions") if c in row.column_names]).slice(0, 1).to_pylist()[0]
     value = first.get("data_file")
     if value is not None:
         try:

@@ -37,11 +37,17 @@ def read_parquet_bytes(data: bytes) -> pa.Table:
     Arrow thread drops the last reference to the Python buffer while Python is
     finalizing. Copying the bytes into Arrow-owned memory first (one memcpy)
     removes the cause: 0 aborts in 580 runs.
+
+    What pyarrow would read past is checked too: the leading magic bytes, the pages' checksums (when
+    written with them) and text that is not UTF-8.
     """
+    if data[:4] != b"PAR1":
+        raise pa.ArrowInvalid(f"the file does not start with PAR1 but {bytes(data[:4])!r}")
     sink = pa.BufferOutputStream()
     sink.write(data)
     try:  # ParquetFile, not pq.read_table: the same table at half the cost (no dataset set up per file)
-        table = pq.ParquetFile(pa.BufferReader(sink.getvalue())).read(use_threads=False)
+        file = pq.ParquetFile(pa.BufferReader(sink.getvalue()), page_checksum_verification=True)
+        table = file.read(use_threads=False)
     except UnicodeDecodeError as exc:  # a column name
         raise pa.ArrowInvalid(f"a column name is not valid UTF-8 ({exc})") from None
     _check_utf8(table)
@@ -74,7 +80,10 @@ def parquet_bytes(data: pa.Table, table: Table, run_id: str) -> bytes:
         b"schema_version": str(table.version).encode(),
     }
     sink = pa.BufferOutputStream()
-    pq.write_table(data.replace_schema_metadata(metadata), sink, compression=PARQUET_COMPRESSION)
+    # Page checksums: the runs row is the one file no manifest lists, so its pages carry their own CRC32,
+    # which `lake validate` checks (read_parquet_bytes).
+    pq.write_table(data.replace_schema_metadata(metadata), sink, compression=PARQUET_COMPRESSION, write_page_checksum=True,
+                   write_statistics=table.name != "runs")
     return sink.getvalue().to_pybytes()
 
 
