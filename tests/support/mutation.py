@@ -40,7 +40,7 @@ GROUPS = {
     "encode": (
         ["lake/write/encode.py", "lake/write/redact.py", "lake/write/runs_row.py"],
         ["tests/test_encoding_details.py", "tests/test_redaction_rules.py", "tests/test_secrets.py", "tests/test_roundtrip.py",
-         "tests/test_summary_input.py", "tests/test_bad_input.py", "tests/test_byte_flip.py"],
+         "tests/test_summary_input.py", "tests/test_bad_input.py", "tests/test_byte_flip.py", "tests/test_runs_row_check.py"],
     ),
     "conform": (
         ["lake/write/conform.py"],
@@ -48,14 +48,14 @@ GROUPS = {
          "tests/test_summary_input.py", "tests/test_roundtrip.py"],
     ),
     "verify": (
-        ["lake/verify.py"],
+        ["lake/verify.py", "lake/runs_row_check.py"],
         ["tests/test_verify_details.py", "tests/test_verify.py", "tests/test_verify_scale.py", "tests/test_byte_flip.py",
-         "tests/test_contract_checks.py", "tests/test_commit_order.py"],
+         "tests/test_contract_checks.py", "tests/test_commit_order.py", "tests/test_runs_row_check.py"],
     ),
     "stores": (
         ["lake/stores/local.py", "lake/stores/gcs.py"],
         ["tests/test_store_rules.py", "tests/test_local_store.py", "tests/test_gcs_store.py", "tests/test_gcs_write.py",
-         "tests/test_protocol.py", "tests/test_commit_details.py"],
+         "tests/test_gcs_service_faults.py", "tests/test_protocol.py", "tests/test_commit_details.py"],
     ),
 }
 MODULES = [m for modules, _ in GROUPS.values() for m in modules]
