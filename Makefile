@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) bench/extract.py
 	$(PY) bench/gcs.py
 	$(PY) bench/query.py
+	$(PY) bench/scale.py  # the first run builds bench-lake/scale-{20,5000} (kept for the next)
 
 # docs/contract.md is generated from schemas/ (tests/test_contract_export.py fails when it is stale).
 contract-docs: $(STAMP)
