@@ -67,7 +67,7 @@ def runs_row_differences(
         f"{key}: {name} is {_shown(have[name])}; rebuilt from the run's summary.json, tables and manifest it is "
         f"{_shown(want[name])}"
         for name in written.schema.names
-        if name not in skip and name in want and not _same(have[name], want[name])
+        if name not in skip and name in want and name in have and not _same(have[name], want[name])
     ]
 
 
