@@ -37,10 +37,10 @@ from lake import layout
 from lake.checksum import crc32c_b64
 from lake.errors import DestinationError, LakeError
 from lake.run import check_run_id
+from lake.runs_row_check import runs_row_differences
 from lake.stores import ObjectNotFoundError, Store, open_store, resolve
 from lake.write.checks import pandera_failures, reference_failures
 from lake.write.encode import read_parquet_bytes
-from lake.runs_row_check import runs_row_differences
 from lake.write.manifest import Manifest, read_manifest
 from schemas import RUN_TABLES, TABLES, Table
 from schemas.evolution import EvolutionError, run_table_versions, table_at, versions

@@ -143,6 +143,13 @@ def test_a_runs_row_whose_text_is_not_utf8_is_unreadable_not_a_crash(written, te
         assert "column trader_id" in problem, problem
 
 
+def test_a_runs_row_that_does_not_start_as_parquet_is_unreadable(written):
+    data = (written / COMMIT).read_bytes()
+    assert problems_with(written, COMMIT, b"Q" + data[1:]) == [
+        f"{COMMIT}: not readable as Parquet (the file does not start with PAR1 but b'QAR1')"
+    ]
+
+
 def _as_read(data: bytes):
     """What a plain reader sees in the file (values and types, not descriptions), or None if it cannot read it."""
     try:
