@@ -6,6 +6,9 @@ derived is rebuilt here the way the writer built it, from the objects the manife
 Not rebuilt: what only the caller gave (experiment, tags_json, params_json) and the row's own bookkeeping
 (data_file and table_versions, which the file checks hold to the files; writer_version). The equity
 statistics are a formula of the writer, so they are rebuilt only in rows written by this writer version.
+
+The row is also read by a second reader, DuckDB (the local engine's), which parses the Parquet footer on
+its own: fields pyarrow passes over can make it fail or read other values.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import tempfile
+import threading
 from typing import Any, Mapping
 
 import pyarrow as pa
 
 from lake import layout
-from lake.errors import Failure
+from lake.errors import Failure, LakeError
 from lake.write.equity_stats import equity_stats
 from lake.write.runs_row import WRITER_VERSION, build_runs_row, parse_summary, row_failures, run_money
 
@@ -69,6 +74,50 @@ def runs_row_differences(
         for name in written.schema.names
         if name not in skip and name in want and name in have and not _same(have[name], want[name])
     ]
+
+
+def second_reader_differences(run_id: str, data: bytes, written: pa.Table) -> list[str]:
+    """Problems of the runs row's bytes as DuckDB reads them, against `written` (the row as pyarrow read it)."""
+    import duckdb
+
+    key = layout.commit_key(run_id)
+    try:
+        with tempfile.NamedTemporaryFile(suffix=".parquet") as file:  # DuckDB reads files, not bytes
+            file.write(data)
+            file.flush()
+            cursor = _duckdb().execute("SELECT * FROM read_parquet(?)", [file.name])
+            names, rows = [d[0] for d in cursor.description], cursor.fetchall()
+            types = [str(d[1]) for d in cursor.description]
+        wanted = [str(t) for t in _duckdb().from_arrow(written.schema.empty_table()).types]  # the Arrow schema's
+    except OSError as exc:
+        raise LakeError(f"{key}: no room for the temporary copy DuckDB reads ({exc})") from None
+    except duckdb.Error as exc:
+        return [f"{key}: DuckDB cannot read it ({str(exc).strip().splitlines()[0]})"]
+    expected = written.to_pylist()
+    if names != written.column_names or len(rows) != len(expected):
+        return [f"{key}: DuckDB reads {len(rows)} row(s) of columns {names}, pyarrow {len(expected)} of {written.column_names}"]
+    return [
+        f"{key}: DuckDB reads {name} as {got}, pyarrow as {want}"
+        for name, got, want in zip(names, types, wanted)
+        if got != want
+    ] + [
+        f"{key}: DuckDB reads {name} as {_shown(got)}, pyarrow as {_shown(want)}"
+        for row, want_row in zip(rows, expected)
+        for name, got, want in zip(names, row, want_row.values())
+        if not (got == want or (isinstance(got, float) and isinstance(want, float) and math.isnan(got) and math.isnan(want)))
+    ]
+
+
+_local = threading.local()
+
+
+def _duckdb():
+    """One DuckDB connection per thread (validate checks runs in threads)."""
+    if getattr(_local, "con", None) is None:
+        import duckdb
+
+        _local.con = duckdb.connect(config={"threads": 1})
+    return _local.con
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -37,7 +37,7 @@ from lake import layout
 from lake.checksum import crc32c_b64
 from lake.errors import DestinationError, LakeError
 from lake.run import check_run_id
-from lake.runs_row_check import runs_row_differences
+from lake.runs_row_check import runs_row_differences, second_reader_differences
 from lake.stores import ObjectNotFoundError, Store, open_store, resolve
 from lake.write.checks import pandera_failures, reference_failures
 from lake.write.encode import read_parquet_bytes
@@ -347,6 +347,8 @@ def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
             conformed[data] = _check_table(run_id, key, name, table, versions_named.get(name), check)
         if conformed[data] is not None and key.startswith(layout.LAKE_ROOT + "/"):
             tables[name] = conformed[data]
+    if "runs" in tables:  # its schema is the contract's: its values can be read
+        check.problems += second_reader_differences(run_id, row_bytes, row)
     if len(tables) == len(TABLES):
         check.problems += [str(f) for f in reference_failures(tables)]
         sources = [layout.summary_key(run_id), *(layout.lake_key(run_id, t, data_file) for t in RUN_TABLES)]

@@ -12,6 +12,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -150,20 +151,29 @@ def test_a_runs_row_that_does_not_start_as_parquet_is_unreadable(written):
     ]
 
 
-def _as_read(data: bytes):
-    """What a plain reader sees in the file (values and types, not descriptions), or None if it cannot read it."""
+def _as_read(data: bytes, folder: Path):
+    """What two plain readers see in the file: pyarrow's types and values (not descriptions), DuckDB's types and
+    values; an error as its type."""
     try:
         table = pq.read_table(pa.BufferReader(data))
-        return table.schema.remove_metadata(), table.to_pylist()
-    except Exception:  # any failure to read counts: the flip is then visible as an error
-        return None
+        by_pyarrow = table.schema.remove_metadata(), table.to_pylist()
+    except Exception as exc:  # any failure to read counts: the flip is then visible as an error
+        by_pyarrow = type(exc)
+    path = folder / "row.parquet"
+    path.write_bytes(data)
+    try:
+        cursor = duckdb.connect().execute("SELECT * FROM read_parquet(?)", [str(path)])
+        by_duckdb = [d[:2] for d in cursor.description], cursor.fetchall()
+    except Exception as exc:
+        by_duckdb = type(exc)
+    return by_pyarrow, by_duckdb
 
 
-def test_single_bit_flips_in_the_runs_row_never_crash_validate_and_none_a_reader_sees_goes_unreported(written):
-    """One bit flipped at every 41st byte of the runs row: validate reports it or a plain pyarrow reader sees the
-    same types and values (what is left: an unused or duplicated field, or a column description)."""
+def test_single_bit_flips_in_the_runs_row_never_crash_validate_and_none_a_reader_sees_goes_unreported(written, tmp_path):
+    """One bit flipped at every 41st byte of the runs row: validate reports it, or pyarrow and DuckDB both read the
+    same types and values as before (what is left: an unused or repeated field, or a column description)."""
     data = (written / COMMIT).read_bytes()
-    seen = _as_read(data)
+    seen = _as_read(data, tmp_path)
     reported = 0
     offsets = range(0, len(data), 41)
     for at in offsets:
@@ -173,5 +183,27 @@ def test_single_bit_flips_in_the_runs_row_never_crash_validate_and_none_a_reader
         if problems:
             reported += 1
         else:
-            assert _as_read(bytes(damaged)) == seen, f"a flip at byte {at} of {len(data)} changes what is read"
+            assert _as_read(bytes(damaged), tmp_path) == seen, f"a flip at byte {at} of {len(data)} changes what is read"
     assert reported >= 0.6 * len(offsets), f"{reported} of {len(offsets)} reported"  # about 70%
+
+
+def test_a_footer_only_duckdb_reads_is_checked_by_duckdb(written, tmp_path):
+    """A flipped bit in a footer field pyarrow passes over and DuckDB reads: validate names what DuckDB makes of it."""
+    data = (written / COMMIT).read_bytes()
+    seen = _as_read(data, tmp_path)
+    footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    found = {}
+    for at in range(footer, len(data) - 8):
+        damaged = bytearray(data)
+        damaged[at] ^= 1 << (at % 8)
+        by_pyarrow, by_duckdb = _as_read(bytes(damaged), tmp_path)
+        if by_pyarrow == seen[0] and by_duckdb != seen[1]:
+            kind = "cannot read" if isinstance(by_duckdb, type) else "reads"
+            found.setdefault(kind, bytes(damaged))
+            if len(found) == 2:
+                break
+    assert set(found) == {"cannot read", "reads"}
+    (problem,) = problems_with(written, COMMIT, found["cannot read"])
+    assert problem.startswith(f"{COMMIT}: DuckDB cannot read it ("), problem
+    problems = problems_with(written, COMMIT, found["reads"])
+    assert problems and all(p.startswith(f"{COMMIT}: DuckDB reads ") for p in problems), problems
