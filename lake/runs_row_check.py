@@ -14,6 +14,7 @@ its own: fields pyarrow passes over can make it fail or read other values.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import tempfile
@@ -25,10 +26,9 @@ import pyarrow as pa
 from lake import layout
 from lake.errors import Failure, LakeError
 from lake.write.equity_stats import equity_stats
-from lake.write.runs_row import WRITER_VERSION, build_runs_row, parse_summary, row_failures, run_money
+from lake.write.runs_row import WRITER_VERSION, build_runs_row, parse_summary, run_money
 
-_CALLERS = ("experiment", "tags_json", "params_json")
-_BOOKKEEPING = ("data_file", "table_versions", "writer_version")
+_NOT_REBUILT = ("experiment", "tags_json", "params_json", "data_file", "table_versions", "writer_version", "schema_version")
 _WRITER_FORMULAS = ("equity_sharpe", "max_drawdown", "max_drawdown_pct")
 
 
@@ -40,7 +40,7 @@ def runs_row_differences(
     `row` with the current columns) against the run's summary.json bytes, its lake tables (current
     columns) and the manifest's created_at."""
     key = layout.commit_key(run_id)
-    have = row.slice(0, 1).to_pylist()[0]
+    (have,) = row.to_pylist()
     version = int((written.schema.metadata or {})[b"schema_version"])
     problems = [] if have["schema_version"] == version else [
         f"{key}: schema_version is {have['schema_version']!r}, but the file is written under runs contract version {version}"
@@ -57,22 +57,19 @@ def runs_row_differences(
         return problems + [f"{layout.summary_key(run_id)}: {f}" for f in failures]
     money = run_money(tables)
     equity = equity_stats(tables["equity_curve"], money.currency)
-    if row_failures(money, equity):
-        return problems + [f"{key}: the run's totals do not fit the runs row (the tables were changed)"]
-    given = {name: have[name] for name in _CALLERS + _BOOKKEEPING}
-    try:
-        rebuilt = build_runs_row(parsed, tables, created_at, money=money, **equity.columns(), **given)
+    try:  # the columns not rebuilt are left null
+        rebuilt = build_runs_row(parsed, tables, created_at, money=money, **equity.columns())
     except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
         return problems + [f"{key}: the runs row cannot be rebuilt from the run's objects ({type(exc).__name__}: {exc})"]
     want = rebuilt.to_pylist()[0]
-    skip = {*_CALLERS, *_BOOKKEEPING, "schema_version"}
+    skip = set(_NOT_REBUILT)  # schema_version: checked above
     if have["writer_version"] != WRITER_VERSION:
         skip.update(_WRITER_FORMULAS)
     return problems + [
         f"{key}: {name} is {_shown(have[name])}; rebuilt from the run's summary.json, tables and manifest it is "
         f"{_shown(want[name])}"
         for name in written.schema.names
-        if name not in skip and name in want and name in have and not _same(have[name], want[name])
+        if name not in skip and name in want and not _same(have[name], want[name])
     ]
 
 
@@ -88,7 +85,7 @@ def second_reader_differences(run_id: str, data: bytes, written: pa.Table) -> li
             cursor = _duckdb().execute("SELECT * FROM read_parquet(?)", [file.name])
             names, rows = [d[0] for d in cursor.description], cursor.fetchall()
             types = [str(d[1]) for d in cursor.description]
-        wanted = [str(t) for t in _duckdb().from_arrow(written.schema.empty_table()).types]  # the Arrow schema's
+        wanted = _duckdb_types(tuple((f.name, f.type) for f in written.schema))
     except OSError as exc:
         raise LakeError(f"{key}: no room for the temporary copy DuckDB reads ({exc})") from None
     except duckdb.Error as exc:
@@ -108,6 +105,13 @@ def second_reader_differences(run_id: str, data: bytes, written: pa.Table) -> li
     ]
 
 
+@functools.lru_cache(maxsize=None)
+def _duckdb_types(fields: tuple[tuple[str, pa.DataType], ...]) -> list[str]:
+    """DuckDB's types of an Arrow schema's columns: what it must read from a file of that schema."""
+    schema = pa.schema([pa.field(name, kind) for name, kind in fields])
+    return [str(t) for t in _duckdb().from_arrow(schema.empty_table()).types]
+
+
 _local = threading.local()
 
 
@@ -121,9 +125,7 @@ def _duckdb():
 
 
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    return a == b and type(a) is type(b)
+    return a == b and type(a) is type(b)  # a rebuilt float is never NaN (the writer writes null)
 
 
 def _shown(value: Any) -> str:

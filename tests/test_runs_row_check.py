@@ -101,23 +101,45 @@ def test_the_row_s_created_at_is_the_manifest_s(written):
     assert len(problems) == 1 and problems[0].startswith(f"{COMMIT}: created_at is "), problems
 
 
-def test_a_summary_changed_with_its_manifest_entry_is_found_in_the_row(written):
-    """summary.json rewritten and its manifest entry updated to match: the runs row no longer summarizes it."""
+def problems_with_summary(dest: Path, data: bytes) -> list[str]:
+    """validate's problems with summary.json rewritten as `data` and its manifest entry updated to match."""
     summary_key, manifest_key = layout.summary_key(RUN), layout.manifest_key(RUN)
-    summary = json.loads((written / summary_key).read_text())
-    summary["trader_id"] = "OTHER-001"
-    data = json.dumps(summary).encode()
-    manifest = json.loads((written / manifest_key).read_text())
+    manifest = json.loads((dest / manifest_key).read_text())
     manifest["objects"][summary_key].update(size=len(data), crc32c=crc32c_b64(data))
-    original = (written / summary_key).read_bytes()
-    (written / summary_key).write_bytes(data)
+    original = (dest / summary_key).read_bytes()
+    (dest / summary_key).write_bytes(data)
     try:
-        problems = problems_with(written, manifest_key, json.dumps(manifest).encode())
+        return problems_with(dest, manifest_key, json.dumps(manifest).encode())
     finally:
-        (written / summary_key).write_bytes(original)
-    assert [p.split(" is ")[0] for p in problems] == [f"{COMMIT}: trader_id", f"{COMMIT}: summary_json"], problems
-    assert problems[0] == (f"{COMMIT}: trader_id is 'BACKTESTER-001'; rebuilt from the run's summary.json, tables and "
-                           "manifest it is 'OTHER-001'")
+        (dest / summary_key).write_bytes(original)
+
+
+def test_a_summary_changed_with_its_manifest_entry_is_found_in_the_row(written):
+    """The runs row no longer summarizes summary.json: each column that differs is named, long values cut at 80."""
+    summary = json.loads((written / layout.summary_key(RUN)).read_text())
+    before = json.dumps(summary, sort_keys=True, ensure_ascii=False)
+    summary["trader_id"] = "OTHER-001"
+    after = json.dumps(summary, sort_keys=True, ensure_ascii=False)
+    assert problems_with_summary(written, json.dumps(summary).encode()) == [
+        f"{COMMIT}: trader_id is 'BACKTESTER-001'; rebuilt from the run's summary.json, tables and manifest it is 'OTHER-001'",
+        f"{COMMIT}: summary_json is {repr(before)[:77]}...; rebuilt from the run's summary.json, tables and manifest it "
+        f"is {repr(after)[:77]}...",
+    ]
+
+
+def test_a_summary_the_row_cannot_be_built_from_is_named(written):
+    summary = json.loads((written / layout.summary_key(RUN)).read_text())
+    key = layout.summary_key(RUN)
+    assert problems_with_summary(written, b"[1, 2]") == [f"{key}: expected a JSON object, got list"]
+    (problem,) = problems_with_summary(written, json.dumps({**summary, "trader_id": 7}).encode())
+    assert problem.startswith(f"{key}: summary.trader_id") and "expected a non-blank string, got int 7" in problem, problem
+
+
+def test_a_runs_file_of_zero_or_two_rows_is_named_by_the_contract_not_a_crash(written):
+    row = read_parquet_bytes((written / COMMIT).read_bytes())
+    for rows in (row.slice(0, 0), pa.concat_tables([row, row])):
+        problems = problems_with(written, COMMIT, parquet_bytes(rows, RUNS, RUN))
+        assert [p.split(" (")[0] for p in problems] == [f"{COMMIT}: runs [exactly_one_row]"], problems
 
 
 def test_equity_statistics_are_rebuilt_only_in_rows_of_this_writer_version(written):
