@@ -273,3 +273,24 @@ def test_a_log_is_read_as_big_endian_utf16_only_when_more_than_half_its_even_byt
     redacted = redact_log(body, found)
     assert (found == {"t-99"}) is not utf16
     assert (redacted == body) is utf16
+
+
+def test_parquet_files_are_zstd_with_page_checksums_and_statistics_but_in_the_runs_row():
+    from lake.write.encode import parquet_bytes, read_parquet_bytes
+    from schemas import RUN_TABLES, RUNS
+
+    plan = plan_run(synthetic_run("enc-1", 20, 1))
+    files = {name: plan.tables[name] for name in RUN_TABLES}
+    row = read_parquet_bytes(plan.commit_row(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)).data)
+    for name, table in [*files.items(), ("runs", row)]:
+        data = parquet_bytes(table, RUNS if name == "runs" else RUN_TABLES[name], "enc-1")
+        meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+        chunks = [meta.row_group(0).column(i) for i in range(meta.num_columns)]
+        assert {c.compression for c in chunks} == {"ZSTD"}, name
+        assert {c.is_stats_set for c in chunks} == {name != "runs"}, name  # a one-row file needs none
+        # a page checksum: one flipped bit in the first page's data is refused on reading
+        page = chunks[0].dictionary_page_offset or chunks[0].data_page_offset
+        damaged = bytearray(data)
+        damaged[page + chunks[0].total_compressed_size - 1] ^= 0x01
+        with pytest.raises(OSError, match="CRC"):
+            read_parquet_bytes(bytes(damaged))
