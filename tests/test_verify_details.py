@@ -139,3 +139,26 @@ def test_a_runs_row_that_cannot_be_read_is_reported_not_a_crash(dest):
 def test_a_missing_manifest_is_named_once(dest):
     (dest / layout.manifest_key(RUN)).unlink()
     assert problems(dest) == [f"missing {layout.manifest_key(RUN)}"]
+
+
+@pytest.mark.parametrize("where", ["local", "gcs"])
+def test_a_worker_process_checks_its_chunk_as_validate_does_in_order(tmp_path, request, monkeypatch, where):
+    """What each worker process runs (`_worker_open`, then `_worker_check` per chunk), run here in-process: a
+    local folder's runs one by one, a GCS bucket's in threads; the same checks as verify_run, in chunk order."""
+    from lake import verify
+    from lake.stores import open_store, resolve
+    from lake.verify import _worker_check, _worker_open, keys_by_run, verify_run
+
+    monkeypatch.setattr(verify, "_worker_store", None)  # this process's, set by _worker_open, restored after
+
+    url = str(tmp_path) if where == "local" else request.getfixturevalue("gcs").url
+    for run_id in ("w-1", "w-2", "w-3"):
+        lake.write_run(synthetic_run(run_id, 10, 2), url)
+    store = open_store(resolve(url))
+    store.delete(layout.spec_table_key("w-2", "fills"))  # w-2 misses a file
+    chunk = sorted(keys_by_run(store).items(), reverse=True)
+    _worker_open(url)
+    checks = _worker_check(chunk)
+    assert [c.run_id for c in checks] == ["w-3", "w-2", "w-1"]
+    assert [c.problems for c in checks] == [verify_run(store, r, set(k)).problems for r, k in chunk]
+    assert checks[1].problems == [f"missing {layout.spec_table_key('w-2', 'fills')}"]
