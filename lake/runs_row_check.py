@@ -26,7 +26,7 @@ import pyarrow as pa
 from lake import layout
 from lake.errors import Failure, LakeError
 from lake.write.equity_stats import equity_stats
-from lake.write.runs_row import WRITER_VERSION, build_runs_row, parse_summary, run_money
+from lake.write.runs_row import WRITER_VERSION, build_runs_row, parse_summary, row_failures, run_money
 
 _NOT_REBUILT = ("experiment", "tags_json", "params_json", "data_file", "table_versions", "writer_version", "schema_version")
 _WRITER_FORMULAS = ("equity_sharpe", "max_drawdown", "max_drawdown_pct")
@@ -57,6 +57,9 @@ def runs_row_differences(
         return problems + [f"{layout.summary_key(run_id)}: {f}" for f in failures]
     money = run_money(tables)
     equity = equity_stats(tables["equity_curve"], money.currency)
+    too_large = row_failures(money, equity)
+    if too_large:
+        return problems + [f"{key}: the runs row cannot be rebuilt: {f}" for f in too_large]
     try:  # the columns not rebuilt are left null
         rebuilt = build_runs_row(parsed, tables, created_at, money=money, **equity.columns())
     except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
@@ -79,7 +82,7 @@ def second_reader_differences(run_id: str, data: bytes, written: pa.Table) -> li
 
     key = layout.commit_key(run_id)
     try:
-        with tempfile.NamedTemporaryFile(suffix=".parquet") as file:  # DuckDB reads files, not bytes
+        with tempfile.NamedTemporaryFile() as file:  # DuckDB reads files, not bytes
             file.write(data)
             file.flush()
             cursor = _duckdb().execute("SELECT * FROM read_parquet(?)", [file.name])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import duckdb
@@ -24,7 +24,7 @@ from lake.synthetic import synthetic_run
 from lake.verify import verify_destination
 from lake.write.encode import parquet_bytes, read_parquet_bytes
 from lake.write.runs_row import WRITER_VERSION
-from schemas import RUNS
+from schemas import RUN_TABLES, RUNS
 
 RUN = "row-1"
 COMMIT = layout.commit_key(RUN)
@@ -226,6 +226,59 @@ def test_a_footer_only_duckdb_reads_is_checked_by_duckdb(written, tmp_path):
                 break
     assert set(found) == {"cannot read", "reads"}
     (problem,) = problems_with(written, COMMIT, found["cannot read"])
-    assert problem.startswith(f"{COMMIT}: DuckDB cannot read it ("), problem
+    path = tmp_path / "damaged.parquet"
+    path.write_bytes(found["cannot read"])
+    with pytest.raises(duckdb.Error) as err:
+        duckdb.connect().execute("SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    assert problem == f"{COMMIT}: DuckDB cannot read it ({str(err.value).strip().splitlines()[0]})"
     problems = problems_with(written, COMMIT, found["reads"])
     assert problems and all(p.startswith(f"{COMMIT}: DuckDB reads ") for p in problems), problems
+
+
+def test_a_nan_both_readers_read_is_not_a_difference_between_them(written):
+    (problem,) = problems_with(written, COMMIT, row_with(written, win_rate=float("nan")))
+    assert problem.startswith(f"{COMMIT}: win_rate is nan; rebuilt"), problem
+
+
+def test_tables_whose_totals_overflow_the_runs_row_are_named(written):
+    """Fills rewritten (and their manifest entry with them) so that the commissions sum beyond NUMERIC(38, 9)."""
+    key, manifest_key = layout.lake_key(RUN, "fills"), layout.manifest_key(RUN)
+    fills = read_parquet_bytes((written / key).read_bytes())
+    i = fills.schema.get_field_index("commission")
+    huge = pa.array([Decimal("9" * 28 + ".5")] * fills.num_rows, fills.schema.field(i).type)
+    data = parquet_bytes(fills.set_column(i, fills.schema.field(i), huge), RUN_TABLES["fills"], RUN)
+    manifest = json.loads((written / manifest_key).read_text())
+    manifest["objects"][key].update(size=len(data), crc32c=crc32c_b64(data))
+    original = (written / key).read_bytes()
+    (written / key).unlink()  # a hard link to the spec file: damage this name only
+    (written / key).write_bytes(data)
+    try:
+        problems = problems_with(written, manifest_key, json.dumps(manifest).encode())
+    finally:
+        (written / key).unlink()
+        (written / key).write_bytes(original)
+    with localcontext() as exact:
+        exact.prec = 60
+        total = Decimal("9" * 28 + ".5") * fills.num_rows
+    assert problems == [
+        f"{COMMIT}: the runs row cannot be rebuilt: fills.commission [total_fits_numeric]: the run's total "
+        f"({total:.9f} USDT) does not fit the runs table's NUMERIC(38, 9)"
+    ]
+
+
+def test_long_values_are_cut_at_80_characters():
+    from lake.runs_row_check import _shown
+
+    assert _shown("x" * 78) == repr("x" * 78)  # 80 characters with the quotes
+    assert _shown("x" * 79) == repr("x" * 79)[:77] + "..."
+
+
+def test_each_thread_reads_through_its_own_duckdb_connection():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lake.runs_row_check import _duckdb
+
+    mine = _duckdb()
+    assert _duckdb() is mine
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(_duckdb).result() is not mine

@@ -162,3 +162,16 @@ def test_a_worker_process_checks_its_chunk_as_validate_does_in_order(tmp_path, r
     assert [c.run_id for c in checks] == ["w-3", "w-2", "w-1"]
     assert [c.problems for c in checks] == [verify_run(store, r, set(k)).problems for r, k in chunk]
     assert checks[1].problems == [f"missing {layout.spec_table_key('w-2', 'fills')}"]
+
+
+def test_an_unreadable_file_does_not_end_the_check_of_the_run_s_other_files(dest):
+    """A spec file cut short (unreadable, sorted first) and a lake file with a value changed behind the manifest's
+    back (sorted after it): both are named."""
+    spec, lake_file = layout.spec_table_key(RUN, "fills"), layout.lake_key(RUN, "orders")
+    for key in (spec, lake_file):
+        original = (dest / key).read_bytes()
+        (dest / key).unlink()  # spec files and lake files are hard links: damage each name on its own
+        (dest / key).write_bytes(original[: len(original) // 2] if key == spec else original[:-1] + b"\x00")
+    found = problems(dest)
+    assert any(p.startswith(f"{spec}: not readable as Parquet") for p in found), found
+    assert f"{lake_file}: bytes differ from the manifest (size or CRC32C)" in found, found
