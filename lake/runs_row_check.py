@@ -88,14 +88,14 @@ def second_reader_differences(run_id: str, data: bytes, written: pa.Table) -> li
             cursor = _duckdb().execute("SELECT * FROM read_parquet(?)", [file.name])
             names, rows = [d[0] for d in cursor.description], cursor.fetchall()
             types = [str(d[1]) for d in cursor.description]
-        wanted = _duckdb_types(tuple((f.name, f.type) for f in written.schema))
     except OSError as exc:
-        raise LakeError(f"{key}: no room for the temporary copy DuckDB reads ({exc})") from None
+        raise LakeError(f"{key}: cannot write the temporary copy DuckDB reads ({exc})") from None
     except duckdb.Error as exc:
         return [f"{key}: DuckDB cannot read it ({str(exc).strip().splitlines()[0]})"]
+    wanted = _duckdb_types(tuple((f.name, f.type) for f in written.schema))
     expected = written.to_pylist()
-    if names != written.column_names or len(rows) != len(expected):
-        return [f"{key}: DuckDB reads {len(rows)} row(s) of columns {names}, pyarrow {len(expected)} of {written.column_names}"]
+    if len(rows) != len(expected):  # the column names both take from the Parquet schema
+        return [f"{key}: DuckDB reads {len(rows)} rows, pyarrow {len(expected)}"]
     return [
         f"{key}: DuckDB reads {name} as {got}, pyarrow as {want}"
         for name, got, want in zip(names, types, wanted)

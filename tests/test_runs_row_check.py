@@ -282,3 +282,51 @@ def test_each_thread_reads_through_its_own_duckdb_connection():
     assert _duckdb() is mine
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(_duckdb).result() is not mine
+
+
+def test_what_duckdb_reads_is_compared_value_by_value_with_pyarrow(written):
+    from lake.runs_row_check import second_reader_differences
+
+    data = (written / COMMIT).read_bytes()
+    row = read_parquet_bytes(data)
+    assert second_reader_differences(RUN, data, row) == []
+    i = row.schema.get_field_index("trader_id")
+    other_row = row.set_column(i, row.schema.field(i), pa.array(["OTHER-001"]))
+    assert second_reader_differences(RUN, data, other_row) == [
+        f"{COMMIT}: DuckDB reads trader_id as 'BACKTESTER-001', pyarrow as 'OTHER-001'"
+    ]
+    assert second_reader_differences(RUN, data, pa.concat_tables([row, row])) == [f"{COMMIT}: DuckDB reads 1 rows, pyarrow 2"]
+
+
+def test_no_place_for_duckdb_s_temporary_copy_is_a_lake_error_naming_it(written, tmp_path, monkeypatch):
+    import tempfile
+
+    from lake.errors import LakeError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    with pytest.raises(LakeError, match=f"{COMMIT}: cannot write the temporary copy DuckDB reads .*gone"):
+        verify_destination(written)
+
+
+def test_an_equity_curve_whose_drawdown_overflows_the_runs_row_is_named(written):
+    key, manifest_key = layout.lake_key(RUN, "equity_curve"), layout.manifest_key(RUN)
+    equity = read_parquet_bytes((written / key).read_bytes())
+    kind = equity.schema.field("equity").type
+    big = Decimal(6) * 10**28  # fits NUMERIC(38, 9); the fall from it to -big (1.2e29) does not
+    changed = equity.set_column(equity.schema.get_field_index("peak_equity"), equity.schema.field("peak_equity"),
+                                pa.array([big] * equity.num_rows, kind))
+    changed = changed.set_column(changed.schema.get_field_index("equity"), changed.schema.field("equity"),
+                                 pa.array([-big] * equity.num_rows, kind))
+    data = parquet_bytes(changed, RUN_TABLES["equity_curve"], RUN)
+    manifest = json.loads((written / manifest_key).read_text())
+    manifest["objects"][key].update(size=len(data), crc32c=crc32c_b64(data))
+    original = (written / key).read_bytes()
+    (written / key).unlink()
+    (written / key).write_bytes(data)
+    try:
+        problems = problems_with(written, manifest_key, json.dumps(manifest).encode())
+    finally:
+        (written / key).unlink()
+        (written / key).write_bytes(original)
+    assert f"{COMMIT}: the runs row cannot be rebuilt: equity_curve.equity [total_fits_numeric]: the run's max drawdown (" \
+        in "\n".join(problems), problems
