@@ -37,7 +37,8 @@ def test_lake_backtest_writes_new_runs_and_keeps_earlier_ones(tmp_path, capsys):
         (log,) = list((dest / "logs" / run_id).iterdir())
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
         assert lines and {"timestamp", "level", "component", "message"} <= set(lines[0])
-        assert any("EMACross" in line["component"] for line in lines)
+        components = sorted({line["component"] for line in lines})
+        assert any("EMACross" in c for c in components), (len(lines), components)
         row = pq.read_table(dest / "lake" / "runs" / f"run_id={run_id}" / "part-00000.parquet").to_pylist()[0]
         fills = pq.read_table(dest / "lake" / "fills" / f"run_id={run_id}" / "part-00000.parquet")
         assert row["fill_count"] == fills.num_rows > 0

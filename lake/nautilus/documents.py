@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,28 @@ def read_log(log_path: str | Path | None) -> bytes | None:
     """
     if log_path is None:
         return None
-    return find_log_file(log_path).read_bytes()
+    return _written_out(find_log_file(log_path)).read_bytes()
+
+
+LOG_SETTLED_SECONDS = 0.5  # the log file unchanged this long after the flush: the logger thread is done with it
+LOG_WAIT_SECONDS = 10.0
+
+
+def _written_out(path: Path) -> Path:
+    """path once Nautilus's logger thread has written out what the flush asked for.
+
+    logger_flush only queues a flush behind the messages waiting for that thread; on a busy machine the
+    file was read with the run's first lines only. So: wait until its size has not changed for
+    LOG_SETTLED_SECONDS (at most LOG_WAIT_SECONDS; a log still growing then is taken as it is).
+    """
+    deadline = time.monotonic() + LOG_WAIT_SECONDS
+    size, since = path.stat().st_size, time.monotonic()
+    while time.monotonic() - since < LOG_SETTLED_SECONDS and time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = path.stat().st_size
+        if now != size:
+            size, since = now, time.monotonic()
+    return path
 
 
 def find_log_file(log_path: str | Path) -> Path:
