@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import math
 import tempfile
 import threading
@@ -26,6 +25,7 @@ import pyarrow as pa
 from lake import layout
 from lake.errors import Failure, LakeError
 from lake.write.equity_stats import equity_stats
+from lake.write.manifest import short_repr
 from lake.write.runs_row import WRITER_VERSION, build_runs_row, parse_summary, row_failures, run_money
 
 _NOT_REBUILT = ("experiment", "tags_json", "params_json", "data_file", "table_versions", "writer_version", "schema_version")
@@ -33,26 +33,24 @@ _WRITER_FORMULAS = ("equity_sharpe", "max_drawdown", "max_drawdown_pct")
 
 
 def runs_row_differences(
-    run_id: str, written: pa.Table, row: pa.Table, summary: bytes, tables: Mapping[str, pa.Table],
+    run_id: str, written: pa.Table, row: pa.Table, summary: object, tables: Mapping[str, pa.Table],
     created_at: dt.datetime,
 ) -> list[str]:
     """Problems of the runs row (`written` as its file holds it, checked against its contract version;
-    `row` with the current columns) against the run's summary.json bytes, its lake tables (current
-    columns) and the manifest's created_at."""
+    `row` with the current columns) against the run's summary.json document (None: not JSON, reported
+    already), its lake tables (current columns) and the manifest's created_at."""
     key = layout.commit_key(run_id)
     (have,) = row.to_pylist()
     version = int((written.schema.metadata or {})[b"schema_version"])
     problems = [] if have["schema_version"] == version else [
         f"{key}: schema_version is {have['schema_version']!r}, but the file is written under runs contract version {version}"
     ]
+    if summary is None:
+        return problems
+    if not isinstance(summary, dict):
+        return problems + [f"{layout.summary_key(run_id)}: expected a JSON object, got {type(summary).__name__}"]
     failures: list[Failure] = []
-    try:
-        document = json.loads(summary.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return problems  # the summary's own check reports it
-    if not isinstance(document, dict):
-        return problems + [f"{layout.summary_key(run_id)}: expected a JSON object, got {type(document).__name__}"]
-    parsed = parse_summary(document, failures)
+    parsed = parse_summary(summary, failures)
     if parsed is None:
         return problems + [f"{layout.summary_key(run_id)}: {f}" for f in failures]
     money = run_money(tables)
@@ -69,8 +67,8 @@ def runs_row_differences(
     if have["writer_version"] != WRITER_VERSION:
         skip.update(_WRITER_FORMULAS)
     return problems + [
-        f"{key}: {name} is {_shown(have[name])}; rebuilt from the run's summary.json, tables and manifest it is "
-        f"{_shown(want[name])}"
+        f"{key}: {name} is {short_repr(have[name])}; rebuilt from the run's summary.json, tables and manifest it is "
+        f"{short_repr(want[name])}"
         for name in written.schema.names
         if name not in skip and name in want and not _same(have[name], want[name])
     ]
@@ -101,7 +99,7 @@ def second_reader_differences(run_id: str, data: bytes, written: pa.Table) -> li
         for name, got, want in zip(names, types, wanted)
         if got != want
     ] + [
-        f"{key}: DuckDB reads {name} as {_shown(got)}, pyarrow as {_shown(want)}"
+        f"{key}: DuckDB reads {name} as {short_repr(got)}, pyarrow as {short_repr(want)}"
         for row, want_row in zip(rows, expected)
         for name, got, want in zip(names, row, want_row.values())
         if not (got == want or (isinstance(got, float) and isinstance(want, float) and math.isnan(got) and math.isnan(want)))
@@ -129,8 +127,3 @@ def _duckdb():
 
 def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b)  # a rebuilt float is never NaN (the writer writes null)
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

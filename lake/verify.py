@@ -317,7 +317,7 @@ def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
             check.problems.append(f"{key}: not listed in the manifest {manifest_key}")
 
     tables: dict[str, pa.Table] = {}
-    summary: bytes | None = None
+    summary: object = None  # summary.json's document
     vouched: set[str] = set()  # keys whose bytes the manifest lists, size and CRC32C
     conformed: dict[bytes, pa.Table | None] = {}  # checked once per content; the problems name the first key
     for key in sorted(present | ({commit} if row_bytes is not None else set())):
@@ -333,8 +333,7 @@ def verify_run(store: Store, run_id: str, keys: set[str]) -> RunCheck:
         name = _table_of(run_id, key, data_file)
         if name is None:
             if key == layout.summary_key(run_id):
-                _check_json(key, data, check)
-                summary = data
+                summary = _check_json(key, data, check)
             continue
         if data not in parsed:
             parsed[data] = _read_parquet(key, data, check)
@@ -502,8 +501,10 @@ def _schema_difference(actual: pa.Schema, expected: pa.Schema) -> str:
     return "; ".join(diffs)
 
 
-def _check_json(key: str, data: bytes, check: RunCheck) -> None:
+def _check_json(key: str, data: bytes, check: RunCheck) -> object:
+    """The JSON document in data; None (and a problem) when it is not UTF-8 JSON."""
     try:
-        json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         check.problems.append(f"{key}: not valid UTF-8 JSON ({exc})")
+        return None

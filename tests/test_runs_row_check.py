@@ -101,17 +101,23 @@ def test_the_row_s_created_at_is_the_manifest_s(written):
     assert len(problems) == 1 and problems[0].startswith(f"{COMMIT}: created_at is "), problems
 
 
-def problems_with_summary(dest: Path, data: bytes) -> list[str]:
-    """validate's problems with summary.json rewritten as `data` and its manifest entry updated to match."""
-    summary_key, manifest_key = layout.summary_key(RUN), layout.manifest_key(RUN)
+def problems_with_vouched(dest: Path, key: str, data: bytes) -> list[str]:
+    """validate's problems with the object at key rewritten as `data` and its manifest entry updated to match."""
+    manifest_key = layout.manifest_key(RUN)
     manifest = json.loads((dest / manifest_key).read_text())
-    manifest["objects"][summary_key].update(size=len(data), crc32c=crc32c_b64(data))
-    original = (dest / summary_key).read_bytes()
-    (dest / summary_key).write_bytes(data)
+    manifest["objects"][key].update(size=len(data), crc32c=crc32c_b64(data))
+    original = (dest / key).read_bytes()
+    (dest / key).unlink()  # a lake file is a hard link to its spec file: change this name only
+    (dest / key).write_bytes(data)
     try:
         return problems_with(dest, manifest_key, json.dumps(manifest).encode())
     finally:
-        (dest / summary_key).write_bytes(original)
+        (dest / key).unlink()
+        (dest / key).write_bytes(original)
+
+
+def problems_with_summary(dest: Path, data: bytes) -> list[str]:
+    return problems_with_vouched(dest, layout.summary_key(RUN), data)
 
 
 def test_a_summary_changed_with_its_manifest_entry_is_found_in_the_row(written):
@@ -242,21 +248,12 @@ def test_a_nan_both_readers_read_is_not_a_difference_between_them(written):
 
 def test_tables_whose_totals_overflow_the_runs_row_are_named(written):
     """Fills rewritten (and their manifest entry with them) so that the commissions sum beyond NUMERIC(38, 9)."""
-    key, manifest_key = layout.lake_key(RUN, "fills"), layout.manifest_key(RUN)
+    key = layout.lake_key(RUN, "fills")
     fills = read_parquet_bytes((written / key).read_bytes())
     i = fills.schema.get_field_index("commission")
     huge = pa.array([Decimal("9" * 28 + ".5")] * fills.num_rows, fills.schema.field(i).type)
     data = parquet_bytes(fills.set_column(i, fills.schema.field(i), huge), RUN_TABLES["fills"], RUN)
-    manifest = json.loads((written / manifest_key).read_text())
-    manifest["objects"][key].update(size=len(data), crc32c=crc32c_b64(data))
-    original = (written / key).read_bytes()
-    (written / key).unlink()  # a hard link to the spec file: damage this name only
-    (written / key).write_bytes(data)
-    try:
-        problems = problems_with(written, manifest_key, json.dumps(manifest).encode())
-    finally:
-        (written / key).unlink()
-        (written / key).write_bytes(original)
+    problems = problems_with_vouched(written, key, data)
     with localcontext() as exact:
         exact.prec = 60
         total = Decimal("9" * 28 + ".5") * fills.num_rows
@@ -267,10 +264,10 @@ def test_tables_whose_totals_overflow_the_runs_row_are_named(written):
 
 
 def test_long_values_are_cut_at_80_characters():
-    from lake.runs_row_check import _shown
+    from lake.write.manifest import short_repr
 
-    assert _shown("x" * 78) == repr("x" * 78)  # 80 characters with the quotes
-    assert _shown("x" * 79) == repr("x" * 79)[:77] + "..."
+    assert short_repr("x" * 78) == repr("x" * 78)  # 80 characters with the quotes
+    assert short_repr("x" * 79) == repr("x" * 79)[:77] + "..."
 
 
 def test_each_thread_reads_through_its_own_duckdb_connection():
@@ -309,7 +306,7 @@ def test_no_place_for_duckdb_s_temporary_copy_is_a_lake_error_naming_it(written,
 
 
 def test_an_equity_curve_whose_drawdown_overflows_the_runs_row_is_named(written):
-    key, manifest_key = layout.lake_key(RUN, "equity_curve"), layout.manifest_key(RUN)
+    key = layout.lake_key(RUN, "equity_curve")
     equity = read_parquet_bytes((written / key).read_bytes())
     kind = equity.schema.field("equity").type
     big = Decimal(6) * 10**28  # fits NUMERIC(38, 9); the fall from it to -big (1.2e29) does not
@@ -318,15 +315,8 @@ def test_an_equity_curve_whose_drawdown_overflows_the_runs_row_is_named(written)
     changed = changed.set_column(changed.schema.get_field_index("equity"), changed.schema.field("equity"),
                                  pa.array([-big] * equity.num_rows, kind))
     data = parquet_bytes(changed, RUN_TABLES["equity_curve"], RUN)
-    manifest = json.loads((written / manifest_key).read_text())
-    manifest["objects"][key].update(size=len(data), crc32c=crc32c_b64(data))
-    original = (written / key).read_bytes()
-    (written / key).unlink()
-    (written / key).write_bytes(data)
-    try:
-        problems = problems_with(written, manifest_key, json.dumps(manifest).encode())
-    finally:
-        (written / key).unlink()
-        (written / key).write_bytes(original)
-    assert f"{COMMIT}: the runs row cannot be rebuilt: equity_curve.equity [total_fits_numeric]: the run's max drawdown (" \
-        in "\n".join(problems), problems
+    problems = problems_with_vouched(written, key, data)
+    assert [p for p in problems if p.startswith(COMMIT)] == [
+        f"{COMMIT}: the runs row cannot be rebuilt: equity_curve.equity [total_fits_numeric]: the run's max drawdown "
+        f"({2 * big:.9f} USDT) does not fit the runs table's NUMERIC(38, 9)"
+    ], problems

@@ -81,7 +81,8 @@ def parquet_bytes(data: pa.Table, table: Table, run_id: str) -> bytes:
     }
     sink = pa.BufferOutputStream()
     # Page checksums: the runs row is the one file no manifest lists, so its pages carry their own CRC32,
-    # which `lake validate` checks (read_parquet_bytes).
+    # which `lake validate` checks (read_parquet_bytes). No min/max statistics in the runs row: a one-row
+    # file gains nothing from them, and a damaged one would mislead a reader's pruning unnoticed.
     pq.write_table(data.replace_schema_metadata(metadata), sink, compression=PARQUET_COMPRESSION, write_page_checksum=True,
                    write_statistics=table.name != "runs")
     return sink.getvalue().to_pybytes()

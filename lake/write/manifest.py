@@ -52,14 +52,14 @@ def read_manifest(data: bytes, run_id: str) -> Manifest:
     if not isinstance(doc, dict):
         return unusable(f"expected a JSON object with run_id, created_at and objects, got {_shape(doc)}")
     if doc.get("run_id") != run_id:
-        manifest.problems.append(f"{key}: run_id is {_short(doc.get('run_id'))}, expected {run_id!r}")
+        manifest.problems.append(f"{key}: run_id is {short_repr(doc.get('run_id'))}, expected {run_id!r}")
     created_at = doc.get("created_at")
     try:
         manifest.created_at = dt.datetime.fromisoformat(created_at) if isinstance(created_at, str) else None
     except ValueError:
         pass
     if manifest.created_at is None:
-        manifest.problems.append(f"{key}: created_at is {_short(created_at)}, expected an ISO 8601 time")
+        manifest.problems.append(f"{key}: created_at is {short_repr(created_at)}, expected an ISO 8601 time")
     objects = doc.get("objects")
     if not isinstance(objects, dict):
         shown = _shape(objects) if "objects" in doc else "missing"
@@ -69,7 +69,7 @@ def read_manifest(data: bytes, run_id: str) -> Manifest:
         valid = _valid_entry(entry)
         manifest.objects[obj_key] = entry if valid else None
         if not valid:
-            manifest.problems.append(f"{key}: the entry of {_short(obj_key)} is {_short(entry)}, expected {ENTRY_SHAPE}")
+            manifest.problems.append(f"{key}: the entry of {short_repr(obj_key)} is {short_repr(entry)}, expected {ENTRY_SHAPE}")
     return manifest
 
 
@@ -90,9 +90,10 @@ def _shape(value: object) -> str:
     kind = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value))
     if kind is None:
         kind = "a number" if isinstance(value, (int, float)) else type(value).__name__
-    return f"{kind} ({_short(value)})"
+    return f"{kind} ({short_repr(value)})"
 
 
-def _short(value: object, limit: int = 80) -> str:
+def short_repr(value: object, limit: int = 80) -> str:
+    """repr(value), cut to `limit` characters for a message."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
